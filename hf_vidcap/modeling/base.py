@@ -1,0 +1,439 @@
+"""What every captioning architecture shares: the config fields, the recurrent state generate() carries, the output
+class, and the pretrained base class that validates video inputs, runs an optional vision backbone, computes the loss
+and plugs the model into `generate()`.
+
+An architecture subclasses [`VideoCaptioningConfig`] and [`VideoCaptioningPreTrainedModel`] and implements two
+methods: `encode_video` (frame features -> initial [`RecurrentState`]) and `decode` (token ids + state -> logits +
+new state). Teacher-forced training, cached step-by-step generation, beam search and the loss then come for free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers import initialization as init
+from transformers.configuration_utils import SubConfigSpec
+from transformers.models.auto import AutoConfig
+from transformers.utils import ModelOutput
+
+from .layers import FrameFeatureEncoder, VisionFeaturePooling, vision_feature_size
+
+
+class VideoCaptioningConfig(PreTrainedConfig):
+    r"""
+    Fields every captioning architecture shares. Architectures subclass it and add their own sizes.
+
+    Args:
+        vocab_size (`int`, *optional*, defaults to 10000):
+            Size of the word vocabulary (the tokenizer's `len()`).
+        video_feature_size (`int`, *optional*, defaults to 2048):
+            Length of one frame's feature vector. With a `vision_config` it is derived from the backbone.
+        vision_config (`dict` or [`PreTrainedConfig`], *optional*):
+            Config of a transformers vision model that turns frames into features inside the captioner, so that
+            `pixel_values_videos` can be passed instead of `video_features`.
+        vision_feature_pooling (`str`, *optional*, defaults to `"mean"`):
+            How the backbone output becomes one vector per frame: `"mean"`, `"cls"`, `"pooler"` or `"grid"`.
+        vision_feature_grid_size (`int`, *optional*, defaults to 1):
+            Side of the spatial grid kept per frame with `vision_feature_pooling="grid"`.
+        freeze_vision_model (`bool`, *optional*, defaults to `True`):
+            Whether the vision backbone is frozen.
+        frame_chunk_size (`int`, *optional*, defaults to 64):
+            How many frames go through the vision backbone at once.
+        dropout (`float`, *optional*, defaults to 0.0):
+            Dropout probability applied by the architecture.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initializer of linear and embedding weights.
+        max_caption_length (`int`, *optional*, defaults to 30):
+            Default maximum number of generated tokens (written to the generation config).
+        pad_token_id (`int`, *optional*, defaults to 0), bos_token_id (`int`, *optional*, defaults to 1),
+        eos_token_id (`int`, *optional*, defaults to 2):
+            Special token ids of the word-level tokenizer.
+    """
+
+    sub_configs_defaults = {"vision_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", optional=True)}
+    # Saving writes the code files next to the weights, so the folder loads with `trust_remote_code=True`.
+    _auto_class: ClassVar[str | None] = "AutoConfig"
+
+    vocab_size: int = 10000
+    video_feature_size: int = 2048
+    vision_config: dict | PreTrainedConfig | None = None
+    vision_feature_pooling: VisionFeaturePooling = "mean"
+    vision_feature_grid_size: int = 1
+    freeze_vision_model: bool = True
+    frame_chunk_size: int = 64
+    dropout: float = 0.0
+    initializer_range: float = 0.02
+    max_caption_length: int = 30
+    pad_token_id: int | None = 0
+    bos_token_id: int | None = 1
+    eos_token_id: int | None = 2
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.vision_config is not None:
+            self.video_feature_size = vision_feature_size(
+                self.vision_config, self.vision_feature_pooling, self.vision_feature_grid_size
+            )
+
+
+class RecurrentState:
+    """The recurrent state carried between generation steps, in a form beam search can reorder.
+
+    Every tensor is batch-first, so `reorder_cache` selects rows of all of them along dimension 0. The state also
+    holds whatever the decoder needs from the encoded video (for example projected frame features for attention).
+
+    Args:
+        seen_tokens (`int`): how many word tokens the decoder has consumed.
+        **tensors (`torch.Tensor`): named batch-first tensors.
+    """
+
+    is_compileable = False
+    is_croppable = False
+
+    def __init__(self, seen_tokens: int = 0, **tensors: torch.Tensor) -> None:
+        self.seen_tokens = seen_tokens
+        self.tensors = tensors
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.tensors[name]
+
+    def update(self, num_new_tokens: int, **tensors: torch.Tensor) -> RecurrentState:
+        """A new state with `tensors` replaced and `num_new_tokens` more tokens seen (this one is left unchanged)."""
+        return RecurrentState(self.seen_tokens + num_new_tokens, **{**self.tensors, **tensors})
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        """Keep the rows `beam_idx` picks, in place (called by beam search after every step)."""
+        for name, tensor in self.tensors.items():
+            self.tensors[name] = tensor.index_select(0, beam_idx.to(tensor.device))
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seen_tokens
+
+    @property
+    def batch_size(self) -> int:
+        return next(iter(self.tensors.values())).shape[0]
+
+
+def to_layer_first(state: torch.Tensor) -> torch.Tensor:
+    """`(batch, layers, hidden)` as kept in a [`RecurrentState`] -> `(layers, batch, hidden)` as `nn.LSTM` wants."""
+    return state.transpose(0, 1).contiguous()
+
+
+def to_batch_first(state: torch.Tensor) -> torch.Tensor:
+    """`(layers, batch, hidden)` from `nn.LSTM`/`nn.GRU` -> `(batch, layers, hidden)` for a [`RecurrentState`]."""
+    return state.transpose(0, 1)
+
+
+@dataclass
+class VideoCaptioningOutput(ModelOutput):
+    """
+    Output of every captioning model.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*, returned when `labels` are given):
+            Mean cross-entropy of the caption tokens (or their sum over `num_items_in_batch`).
+        logits (`torch.FloatTensor` of shape `(batch_size, sequence_length, vocab_size)`):
+            Next-word scores for every input position.
+        past_key_values ([`RecurrentState`], *optional*, returned when `use_cache=True`):
+            The recurrent state after the last input token; pass it back to continue decoding.
+        attentions (`torch.FloatTensor` of shape `(batch_size, sequence_length, num_frames)`, *optional*):
+            Attention weights over the frames at every word step, for architectures that attend
+            (returned when `output_attentions=True`).
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    past_key_values: RecurrentState | None = None
+    attentions: torch.FloatTensor | None = None
+
+
+class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
+    """Base class of every captioning architecture.
+
+    Subclasses set `config_class` and implement:
+
+    - `encode_video(video_features, video_attention_mask) -> RecurrentState`: read the (validated, padded) frame
+      features and return the state the decoder starts from;
+    - `decode(input_ids, state, output_attentions) -> (logits, state, attentions)`: consume a whole sequence of word ids
+      (teacher forcing, in whole-sequence recurrent calls) or a single one (generation) and return the new state.
+    """
+
+    config_class: ClassVar[type[VideoCaptioningConfig]] = VideoCaptioningConfig
+    base_model_prefix = "captioner"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = False
+    _is_stateful = True
+    _auto_class = "AutoModel"
+
+    def __init__(self, config: VideoCaptioningConfig) -> None:
+        super().__init__(config)
+        self.vision_model = (
+            FrameFeatureEncoder(
+                config.vision_config,
+                pooling=config.vision_feature_pooling,
+                grid_size=config.vision_feature_grid_size,
+                freeze=config.freeze_vision_model,
+                frame_chunk_size=config.frame_chunk_size,
+            )
+            if config.vision_config is not None
+            else None
+        )
+        self.generation_config.max_new_tokens = config.max_caption_length
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        # transformers only looks for `GenerationMixin` among the direct bases of classes whose name lacks
+        # "PreTrainedModel", which would miss every architecture built on this class.
+        return True
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, (nn.LSTM, nn.GRU, nn.LSTMCell, nn.GRUCell)):
+            bound = module.hidden_size**-0.5
+            for name, param in module.named_parameters():
+                if name.startswith("weight"):
+                    init.uniform_(param, -bound, bound)
+                else:
+                    init.zeros_(param)
+                    if isinstance(module, (nn.LSTM, nn.LSTMCell)) and name.startswith("bias_ih"):
+                        # Forget-gate bias of 1 (gates are ordered input, forget, cell, output).
+                        init.ones_(param[module.hidden_size : 2 * module.hidden_size])
+        else:
+            super()._init_weights(module)
+
+    # ------------------------------------------------------------------ architecture interface
+
+    def encode_video(self, video_features: torch.Tensor, video_attention_mask: torch.Tensor) -> RecurrentState:
+        raise NotImplementedError(f"{type(self).__name__} must implement `encode_video`.")
+
+    def decode(
+        self, input_ids: torch.LongTensor, state: RecurrentState, output_attentions: bool = False
+    ) -> tuple[torch.Tensor, RecurrentState, torch.Tensor | None]:
+        raise NotImplementedError(f"{type(self).__name__} must implement `decode`.")
+
+    # ------------------------------------------------------------------ shared machinery
+
+    def dummy_video_inputs(
+        self, batch_size: int, num_frames: int, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Random precomputed-feature inputs of the right sizes, with ragged frame counts (for tests and benchmarks).
+
+        Args:
+            batch_size (`int`): number of videos.
+            num_frames (`int`): padded number of frames; video `i` has `num_frames - i % 3` real frames (at least 1).
+            generator (`torch.Generator`, *optional*): random generator, for reproducible inputs.
+
+        Returns:
+            `dict` with `video_features` and `video_attention_mask`.
+        """
+        features = torch.randn(batch_size, num_frames, self.config.video_feature_size, generator=generator)
+        lengths = torch.tensor([max(1, num_frames - i % 3) for i in range(batch_size)])
+        mask = (torch.arange(num_frames)[None, :] < lengths[:, None]).long()
+        return {"video_features": features * mask[..., None], "video_attention_mask": mask}
+
+    def get_video_features(
+        self,
+        video_features: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validate the video inputs and return padded frame features with their mask.
+
+        Args:
+            video_features (`torch.Tensor` of shape `(batch_size, num_frames, video_feature_size)`, *optional*):
+                Precomputed frame features.
+            pixel_values_videos (`torch.Tensor` of shape `(batch_size, num_frames, channels, height, width)`, *optional*):
+                Frames, encoded by the model's vision backbone (`config.vision_config`).
+            video_attention_mask (`torch.Tensor` of shape `(batch_size, num_frames)`, *optional*):
+                1 for real frames, 0 for padding after them. Defaults to all frames real.
+
+        Returns:
+            `tuple(torch.Tensor, torch.Tensor)`: features `(batch_size, num_frames, video_feature_size)` and the mask.
+
+        Raises:
+            `ValueError`: naming the input and what is wrong with it.
+        """
+        if (video_features is None) == (pixel_values_videos is None):
+            raise ValueError("Pass exactly one of `video_features` (precomputed) or `pixel_values_videos` (frames).")
+        name, video = ("video_features", video_features) if video_features is not None else ("pixel_values_videos", pixel_values_videos)
+        expected_dims = 3 if video_features is not None else 5
+        if not isinstance(video, torch.Tensor) or video.dim() != expected_dims:
+            shape = tuple(video.shape) if isinstance(video, torch.Tensor) else type(video).__name__
+            layout = "(batch_size, num_frames, feature_size)" if expected_dims == 3 else "(batch_size, num_frames, 3, height, width)"
+            raise ValueError(f"`{name}` must be a {expected_dims}-D tensor {layout}, got {shape}.")
+        batch_size, num_frames = video.shape[:2]
+        if num_frames == 0:
+            raise ValueError(f"`{name}` has no frames (shape {tuple(video.shape)}).")
+        if video_attention_mask is None:
+            video_attention_mask = torch.ones(batch_size, num_frames, dtype=torch.long, device=video.device)
+        elif tuple(video_attention_mask.shape) != (batch_size, num_frames):
+            raise ValueError(
+                f"`video_attention_mask` has shape {tuple(video_attention_mask.shape)} but `{name}` has "
+                f"{batch_size} videos of {num_frames} frames: expected ({batch_size}, {num_frames})."
+            )
+        lengths = video_attention_mask.sum(dim=1)
+        if (empty := (lengths == 0).nonzero().flatten()).numel():
+            raise ValueError(f"Videos {empty.tolist()} of the batch have no frames: their `video_attention_mask` is all 0.")
+        prefix = torch.arange(num_frames, device=lengths.device)[None, :] < lengths[:, None]
+        if not torch.equal(prefix, video_attention_mask.bool()):
+            raise ValueError("`video_attention_mask` must mark real frames first and padding after them (1...1 0...0).")
+
+        if pixel_values_videos is not None:
+            if self.vision_model is None:
+                raise ValueError(
+                    f"{type(self).__name__} has no vision backbone (`config.vision_config` is None): pass precomputed "
+                    "`video_features`, or build the model with a `vision_config` / `from_vision_pretrained(...)`."
+                )
+            video_features = self.vision_model(pixel_values_videos.to(self.dtype), video_attention_mask)
+        elif video_features.shape[-1] != self.config.video_feature_size:
+            raise ValueError(
+                f"`video_features` has feature size {video_features.shape[-1]} (shape {tuple(video_features.shape)}) "
+                f"but this model expects {self.config.video_feature_size} (`config.video_feature_size`)."
+            )
+        return video_features.to(self.dtype), video_attention_mask
+
+    def shift_tokens_right(self, labels: torch.LongTensor) -> torch.LongTensor:
+        """Decoder inputs for teacher forcing: `<bos>` followed by the labels, -100 replaced by `<pad>`."""
+        shifted = labels.new_full(labels.shape, self.config.pad_token_id)
+        shifted[:, 1:] = labels[:, :-1]
+        shifted[:, 0] = self.config.bos_token_id
+        return shifted.masked_fill(shifted == -100, self.config.pad_token_id)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        video_features: torch.FloatTensor | None = None,
+        pixel_values_videos: torch.FloatTensor | None = None,
+        video_attention_mask: torch.LongTensor | None = None,
+        labels: torch.LongTensor | None = None,
+        past_key_values: RecurrentState | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        return_dict: bool | None = None,
+        num_items_in_batch: int | torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> VideoCaptioningOutput | tuple:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Word ids fed to the decoder. Built from `labels` (`<bos>` + labels shifted right) when omitted.
+            video_features (`torch.FloatTensor` of shape `(batch_size, num_frames, video_feature_size)`, *optional*):
+                Precomputed frame features. Ignored when `past_key_values` already holds the encoded video.
+            pixel_values_videos (`torch.FloatTensor` of shape `(batch_size, num_frames, 3, height, width)`, *optional*):
+                Frames for the model's vision backbone, instead of `video_features`.
+            video_attention_mask (`torch.LongTensor` of shape `(batch_size, num_frames)`, *optional*):
+                1 for real frames, 0 for padding frames after them.
+            labels (`torch.LongTensor` of shape `(batch_size, sequence_length)`, *optional*):
+                Caption word ids ending with `<eos>`, padded with -100 (as the processor makes them).
+            past_key_values ([`RecurrentState`], *optional*):
+                State returned by a previous call: decoding continues from it and the video is not read again.
+            use_cache (`bool`, *optional*):
+                Whether to return the state. Defaults to `True` in eval mode, `False` in training.
+            output_attentions (`bool`, *optional*):
+                Whether to return the attention weights over frames (architectures that attend).
+            num_items_in_batch (`int`, *optional*):
+                Number of label tokens across the whole (accumulated) batch; the loss is then a sum divided by it,
+                as `Trainer` expects for exact gradient accumulation.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        use_cache = use_cache if use_cache is not None else not self.training
+        if input_ids is None:
+            if labels is None:
+                raise ValueError("Pass `input_ids` or `labels` (the decoder inputs are built from the labels).")
+            input_ids = self.shift_tokens_right(labels)
+        if input_ids.shape[1] == 0:
+            raise ValueError("`input_ids` is empty: start decoding with at least the `<bos>` token.")
+
+        if past_key_values is None:
+            video_features, video_attention_mask = self.get_video_features(
+                video_features, pixel_values_videos, video_attention_mask
+            )
+            past_key_values = self.encode_video(video_features, video_attention_mask)
+        elif past_key_values.batch_size != input_ids.shape[0]:
+            raise ValueError(
+                f"`past_key_values` holds {past_key_values.batch_size} videos but `input_ids` has {input_ids.shape[0]} rows."
+            )
+        logits, state, attentions = self.decode(input_ids, past_key_values, output_attentions=bool(output_attentions))
+
+        loss = None
+        if labels is not None:
+            reduction = "sum" if num_items_in_batch is not None else "mean"
+            loss = nn.functional.cross_entropy(
+                logits.flatten(0, 1).float(), labels.flatten().to(logits.device), ignore_index=-100, reduction=reduction
+            )
+            if num_items_in_batch is not None:
+                loss = loss / num_items_in_batch
+
+        output = VideoCaptioningOutput(
+            loss=loss,
+            logits=logits,
+            past_key_values=state if use_cache else None,
+            attentions=attentions if output_attentions else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        past_key_values: RecurrentState | None = None,
+        use_cache: bool | None = None,
+        video_features: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_attention_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """With a state, feed only the newest token (the video is already in the state); without one (first step, or
+        `use_cache=False`), feed the whole sequence and the video so that `forward` recomputes everything."""
+        inputs: dict[str, Any] = {"use_cache": use_cache, "output_attentions": output_attentions}
+        if past_key_values is not None:
+            return {**inputs, "input_ids": input_ids[:, -1:], "past_key_values": past_key_values}
+        return {
+            **inputs,
+            "input_ids": input_ids,
+            "video_features": video_features,
+            "pixel_values_videos": pixel_values_videos,
+            "video_attention_mask": video_attention_mask,
+        }
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:
+        """Save as [`PreTrainedModel.save_pretrained`]; a folder of a model whose class was registered with
+        `register_for_auto_class()` also loads with `AutoModelForImageTextToText` under `trust_remote_code=True`."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if self._auto_class is not None and getattr(self.config, "auto_map", None):
+            self.config.auto_map.setdefault("AutoModelForImageTextToText", self.config.auto_map[self._auto_class])
+            self.config.save_pretrained(save_directory)
+
+    @classmethod
+    def from_vision_pretrained(
+        cls, pretrained_vision_model_name_or_path: str, vision_feature_pooling: VisionFeaturePooling = "mean", **config_kwargs: Any
+    ) -> VideoCaptioningPreTrainedModel:
+        """A new captioner whose frame encoder is a pretrained transformers vision model (e.g. a ResNet checkpoint).
+
+        Args:
+            pretrained_vision_model_name_or_path (`str`):
+                A local folder or Hub id of any transformers vision model, loaded with `AutoModel.from_pretrained`.
+            vision_feature_pooling (`str`, *optional*, defaults to `"mean"`):
+                How the backbone output becomes one vector per frame (see [`VideoCaptioningConfig`]).
+            **config_kwargs:
+                Fields of the architecture's config (`vocab_size`, sizes, ...).
+
+        Returns:
+            The captioner, with the backbone's pretrained weights and randomly initialised captioning weights.
+        """
+        from transformers import AutoModel
+
+        backbone = AutoModel.from_pretrained(pretrained_vision_model_name_or_path)
+        config = cls.config_class(
+            vision_config=backbone.config, vision_feature_pooling=vision_feature_pooling, **config_kwargs
+        )
+        model = cls(config)
+        model.vision_model.backbone.load_state_dict(backbone.state_dict())
+        return model

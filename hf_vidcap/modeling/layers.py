@@ -1,0 +1,133 @@
+"""Blocks shared by two or more captioning architectures.
+
+Everything here is architecture-agnostic: a frame encoder that turns pixels into one feature vector per frame with
+any transformers vision model, and small tensor helpers over padded frame sequences. An architecture-specific block
+lives in that architecture's own file.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+from transformers import AutoModel, PreTrainedConfig
+
+VisionFeaturePooling = Literal["mean", "cls", "pooler", "grid"]
+
+
+def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the frame axis, counting only the frames the mask marks as real.
+
+    Args:
+        features (`torch.Tensor` of shape `(batch_size, num_frames, feature_size)`): frame features.
+        mask (`torch.Tensor` of shape `(batch_size, num_frames)`): 1 for real frames, 0 for padding.
+
+    Returns:
+        `torch.Tensor` of shape `(batch_size, feature_size)`.
+    """
+    weights = mask.to(features.dtype).unsqueeze(-1)
+    return (features * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def vision_feature_size(vision_config: PreTrainedConfig, pooling: VisionFeaturePooling, grid_size: int) -> int:
+    """The length of the per-frame feature vector a [`FrameFeatureEncoder`] produces.
+
+    Args:
+        vision_config ([`PreTrainedConfig`]): the config of the vision backbone.
+        pooling (`str`): how the backbone output is reduced to one vector per frame.
+        grid_size (`int`): side of the spatial grid kept by `pooling="grid"`.
+
+    Returns:
+        `int`: the feature size.
+    """
+    hidden_sizes = getattr(vision_config, "hidden_sizes", None)
+    channels = hidden_sizes[-1] if hidden_sizes else getattr(vision_config, "hidden_size", None)
+    if channels is None:
+        raise ValueError(
+            f"Cannot tell the output size of a {type(vision_config).__name__} backbone: it has neither `hidden_sizes` "
+            "nor `hidden_size`. Extract features yourself and pass `video_features`."
+        )
+    return channels * grid_size**2 if pooling == "grid" else channels
+
+
+class FrameFeatureEncoder(nn.Module):
+    """Runs a transformers vision model over every real frame of a batch of videos, in chunks.
+
+    A frozen backbone (the default) stays in eval mode and runs without gradients, whatever mode the captioner is in.
+
+    Args:
+        vision_config ([`PreTrainedConfig`]): config of any transformers vision model (ResNet, ConvNeXt, ViT, ...).
+        pooling (`str`): `"mean"` averages the spatial map (or the patch tokens), `"cls"` takes the first token,
+            `"pooler"` takes the backbone's `pooler_output`, `"grid"` average-pools a CNN map (or square patch grid)
+            to `grid_size x grid_size` cells and concatenates them, keeping coarse spatial layout.
+        grid_size (`int`): side of the grid for `pooling="grid"`.
+        freeze (`bool`): whether the backbone is frozen.
+        frame_chunk_size (`int`): how many frames go through the backbone at once.
+    """
+
+    def __init__(
+        self,
+        vision_config: PreTrainedConfig,
+        pooling: VisionFeaturePooling = "mean",
+        grid_size: int = 1,
+        freeze: bool = True,
+        frame_chunk_size: int = 64,
+    ) -> None:
+        super().__init__()
+        self.backbone = AutoModel.from_config(vision_config)
+        self.pooling = pooling
+        self.grid_size = grid_size
+        self.freeze = freeze
+        self.frame_chunk_size = frame_chunk_size
+        self.output_size = vision_feature_size(vision_config, pooling, grid_size)
+        if freeze:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+
+    def train(self, mode: bool = True) -> FrameFeatureEncoder:
+        super().train(mode)
+        if self.freeze:
+            self.backbone.eval()
+        return self
+
+    def _pool(self, output) -> torch.Tensor:
+        if self.pooling == "pooler":
+            return output.pooler_output.flatten(1)
+        hidden = output.last_hidden_state
+        if hidden.dim() == 3:  # tokens (batch, 1 + patches, channels): make a spatial map of the patch tokens
+            if self.pooling == "cls":
+                return hidden[:, 0]
+            patches = hidden[:, 1:] if self.pooling == "grid" else hidden
+            side = int(patches.shape[1] ** 0.5)
+            if self.pooling == "mean":
+                return patches.mean(dim=1)
+            if side * side != patches.shape[1]:
+                raise ValueError(f"pooling='grid' needs a square patch grid, got {patches.shape[1]} patch tokens.")
+            hidden = patches.transpose(1, 2).reshape(hidden.shape[0], -1, side, side)
+        if self.pooling == "grid":
+            return nn.functional.adaptive_avg_pool2d(hidden, self.grid_size).flatten(1)
+        if self.pooling == "mean":
+            return hidden.mean(dim=(2, 3))
+        raise ValueError(f"pooling={self.pooling!r} is not available for a backbone with a spatial feature map.")
+
+    def forward(self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor) -> torch.Tensor:
+        """Encode the real frames; padding frames get zero features.
+
+        Args:
+            pixel_values_videos (`torch.Tensor` of shape `(batch_size, num_frames, channels, height, width)`).
+            video_attention_mask (`torch.Tensor` of shape `(batch_size, num_frames)`).
+
+        Returns:
+            `torch.Tensor` of shape `(batch_size, num_frames, output_size)`.
+        """
+        batch_size, num_frames = pixel_values_videos.shape[:2]
+        real = video_attention_mask.bool().flatten()
+        frames = pixel_values_videos.flatten(0, 1)[real]
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+            pooled = torch.cat(
+                [self._pool(self.backbone(pixel_values=chunk)) for chunk in frames.split(self.frame_chunk_size)]
+            )
+        features = pooled.new_zeros(batch_size * num_frames, pooled.shape[-1])
+        features[real] = pooled
+        return features.view(batch_size, num_frames, -1)
