@@ -1,0 +1,281 @@
+"""The shared model tests. Every registered architecture runs them (see `test_architectures.py`); an architecture's
+own test file may subclass `VideoCaptioningModelTesterMixin` to add tests or override `tiny_config_kwargs`."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
+
+from hf_vidcap.modeling import RecurrentState, VideoCaptioningPreTrainedModel
+
+VOCAB_SIZE = 23
+BOS, EOS, PAD = 1, 2, 0
+
+# Prepended to code run in a fresh interpreter: `import hf_vidcap` (and any submodule) fails there.
+BLOCK_HF_VIDCAP = textwrap.dedent(
+    """
+    import importlib.abc, sys
+    class _BlockHfVidcap(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "hf_vidcap" or name.startswith("hf_vidcap."):
+                raise ImportError("hf_vidcap is not importable in this interpreter")
+    sys.meta_path.insert(0, _BlockHfVidcap())
+    """
+)
+
+
+def run_without_hf_vidcap(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Run `code` in a new interpreter, offline, where hf_vidcap cannot be imported; fail the test on error."""
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(cwd / "hf_home"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCK_HF_VIDCAP + textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+class VideoCaptioningModelTesterMixin:
+    """Tests every captioning architecture must pass. Set `model_class`."""
+
+    model_class: type[VideoCaptioningPreTrainedModel]
+    batch_size = 3
+    num_frames = 5
+
+    # ------------------------------------------------------------------ helpers
+
+    def tiny_config_kwargs(self) -> dict:
+        """Shrink every `*_size` field of the config so the tests run in milliseconds."""
+        sizes = {
+            field.name: 12
+            for field in dataclasses.fields(self.model_class.config_class)
+            if field.name.endswith("_size") and field.type in ("int", int)
+        }
+        return {**sizes, "vocab_size": VOCAB_SIZE, "video_feature_size": 10, "frame_chunk_size": 4}
+
+    def get_model(self, seed: int = 0, **overrides) -> VideoCaptioningPreTrainedModel:
+        """A tiny model with large random weights, so that beams and greedy paths actually diverge."""
+        torch.manual_seed(seed)
+        config = self.model_class.config_class(**{**self.tiny_config_kwargs(), "initializer_range": 0.6, **overrides})
+        return self.model_class(config).eval()
+
+    def get_inputs(self, model: VideoCaptioningPreTrainedModel, seed: int = 0) -> dict[str, torch.Tensor]:
+        return model.dummy_video_inputs(self.batch_size, self.num_frames, generator=torch.Generator().manual_seed(seed))
+
+    def get_labels(self, seed: int = 0, length: int = 6) -> torch.Tensor:
+        labels = torch.randint(4, VOCAB_SIZE, (self.batch_size, length), generator=torch.Generator().manual_seed(seed))
+        labels[:, -1] = EOS
+        labels[0, 3] = EOS
+        labels[0, 4:] = -100
+        return labels
+
+    @staticmethod
+    def select(inputs: dict[str, torch.Tensor], rows: slice) -> dict[str, torch.Tensor]:
+        return {name: value[rows] for name, value in inputs.items()}
+
+    # ------------------------------------------------------------------ forward and training
+
+    def test_forward_shapes_and_backward(self):
+        model = self.get_model().train()
+        inputs, labels = self.get_inputs(model), self.get_labels()
+        output = model(**inputs, labels=labels)
+        assert output.logits.shape == (self.batch_size, labels.shape[1], VOCAB_SIZE)
+        assert torch.isfinite(output.loss)
+        output.loss.backward()
+        missing = [name for name, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
+        assert not missing, f"parameters without gradient: {missing}"
+
+    def test_loss_ignores_padding_and_matches_manual_cross_entropy(self):
+        model = self.get_model()
+        inputs, labels = self.get_inputs(model), self.get_labels()
+        output = model(**inputs, labels=labels)
+        keep = labels != -100
+        expected = torch.nn.functional.cross_entropy(output.logits[keep], labels[keep])
+        torch.testing.assert_close(output.loss, expected)
+        summed = model(**inputs, labels=labels, num_items_in_batch=int(keep.sum()) * 2).loss
+        torch.testing.assert_close(summed, expected / 2)
+
+    def test_learns_to_caption_a_tiny_set(self):
+        model = self.get_model(initializer_range=0.1).train()
+        inputs, labels = self.get_inputs(model), self.get_labels()
+        optimizer = torch.optim.Adam(model.parameters(), lr=5e-2)
+        first = None
+        for _ in range(100):
+            loss = model(**inputs, labels=labels).loss
+            first = first if first is not None else loss.item()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        assert loss.item() < 0.1 * first
+        model.eval()
+        generated = model.generate(**inputs, num_beams=2, max_new_tokens=labels.shape[1])
+        for row, label in zip(generated, labels):
+            target = label[label != -100].tolist()
+            assert row[1 : 1 + len(target)].tolist() == target
+
+    # ------------------------------------------------------------------ recurrent state
+
+    def test_teacher_forced_logits_equal_cached_steps(self):
+        model = self.get_model()
+        inputs, labels = self.get_inputs(model), self.get_labels()
+        full = model(**inputs, labels=labels).logits
+        input_ids = model.shift_tokens_right(labels)
+        state, steps = None, []
+        for t in range(input_ids.shape[1]):
+            video = inputs if state is None else {}
+            output = model(input_ids=input_ids[:, t : t + 1], past_key_values=state, use_cache=True, **video)
+            state = output.past_key_values
+            steps.append(output.logits)
+        assert isinstance(state, RecurrentState) and state.get_seq_length() == input_ids.shape[1]
+        torch.testing.assert_close(torch.cat(steps, dim=1), full, rtol=1e-4, atol=1e-5)
+
+    def test_padding_frames_change_nothing(self):
+        model = self.get_model()
+        inputs, labels = self.get_inputs(model), self.get_labels()
+        padded = {name: torch.cat([value, torch.zeros_like(value[:, :3])], dim=1) for name, value in inputs.items()}
+        padded["video_features"][:, -3:] = 7.0  # garbage in the padding must be ignored
+        torch.testing.assert_close(model(**padded, labels=labels).logits, model(**inputs, labels=labels).logits)
+
+    def test_reorder_cache_selects_rows(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        state = model(input_ids=torch.full((self.batch_size, 1), BOS), **inputs, use_cache=True).past_key_values
+        before = {name: tensor.clone() for name, tensor in state.tensors.items()}
+        order = torch.tensor([2, 0, 0])
+        state.reorder_cache(order)
+        for name, tensor in state.tensors.items():
+            torch.testing.assert_close(tensor, before[name][order])
+
+    # ------------------------------------------------------------------ generate()
+
+    def greedy_reference(self, model, inputs: dict, max_new_tokens: int) -> torch.Tensor:
+        """Greedy decoding by hand, recomputing everything from the video at every step (no cache)."""
+        ids = torch.full((self.batch_size, 1), BOS)
+        for _ in range(max_new_tokens):
+            next_ids = model(input_ids=ids, **inputs, use_cache=False).logits[:, -1].argmax(-1, keepdim=True)
+            ids = torch.cat([ids, next_ids], dim=1)
+        return ids
+
+    def strip_after_eos(self, sequences: torch.Tensor) -> list[list[int]]:
+        rows = []
+        for row in sequences.tolist():
+            rows.append(row[: row.index(EOS, 1) + 1] if EOS in row[1:] else row)
+        return rows
+
+    def test_greedy_equals_reference_and_one_beam(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        greedy = model.generate(**inputs, do_sample=False, max_new_tokens=8)
+        one_beam = model.generate(**inputs, num_beams=1, do_sample=False, max_new_tokens=8)
+        reference = self.greedy_reference(model, inputs, max_new_tokens=8)
+        assert self.strip_after_eos(greedy) == self.strip_after_eos(reference)
+        assert torch.equal(greedy, one_beam)
+
+    def test_beam_search_with_cache_equals_without(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        kwargs = {"num_beams": 4, "num_return_sequences": 2, "max_new_tokens": 8, "output_scores": True, "return_dict_in_generate": True}
+        cached = model.generate(**inputs, use_cache=True, **kwargs)
+        uncached = model.generate(**inputs, use_cache=False, **kwargs)
+        assert cached.sequences.shape[0] == self.batch_size * 2
+        assert torch.equal(cached.sequences, uncached.sequences)
+        torch.testing.assert_close(cached.sequences_scores, uncached.sequences_scores)
+
+    def test_beam_search_depends_on_reordering_the_state(self, monkeypatch):
+        """The equivalence above has teeth: a state that is not reordered gives different beams."""
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        kwargs = {"num_beams": 4, "max_new_tokens": 8, "output_scores": True, "return_dict_in_generate": True}
+        correct = model.generate(**inputs, **kwargs)
+        monkeypatch.setattr(RecurrentState, "reorder_cache", lambda self, beam_idx: None)
+        broken = model.generate(**inputs, **kwargs)
+        assert not (
+            torch.equal(correct.sequences, broken.sequences)
+            and torch.allclose(correct.sequences_scores, broken.sequences_scores)
+        )
+
+    def test_batch_generation_equals_one_video_at_a_time(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        batch = self.strip_after_eos(model.generate(**inputs, num_beams=3, max_new_tokens=8))
+        for i in range(self.batch_size):
+            single = model.generate(**self.select(inputs, slice(i, i + 1)), num_beams=3, max_new_tokens=8)
+            assert self.strip_after_eos(single)[0] == batch[i]
+
+    def test_sampling_is_seeded_and_returns_several_sequences(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        torch.manual_seed(1)
+        first = model.generate(**inputs, do_sample=True, num_return_sequences=3, max_new_tokens=6)
+        torch.manual_seed(1)
+        again = model.generate(**inputs, do_sample=True, num_return_sequences=3, max_new_tokens=6)
+        assert first.shape[0] == self.batch_size * 3 and first.shape[1] <= 7
+        assert torch.equal(first, again)
+        assert (first[:, 0] == BOS).all()
+
+    # ------------------------------------------------------------------ saving and sharing
+
+    def test_save_and_load_with_auto_classes(self, tmp_path):
+        model = self.get_model()
+        inputs, labels = self.get_inputs(model), self.get_labels()
+        model.save_pretrained(tmp_path)
+        config = AutoConfig.from_pretrained(tmp_path)
+        assert type(config) is self.model_class.config_class
+        for auto_class in (AutoModel, AutoModelForImageTextToText):
+            loaded = auto_class.from_pretrained(tmp_path).eval()
+            assert type(loaded) is self.model_class
+            torch.testing.assert_close(loaded(**inputs, labels=labels).logits, model(**inputs, labels=labels).logits)
+            assert torch.equal(loaded.generate(**inputs, num_beams=2), model.generate(**inputs, num_beams=2))
+
+    def test_trust_remote_code_load_without_hf_vidcap(self, tmp_path):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        model.save_pretrained(tmp_path / "model")
+        torch.save({**inputs, "expected": model.generate(**inputs, num_beams=2, max_new_tokens=6)}, tmp_path / "io.pt")
+        run_without_hf_vidcap(
+            """
+            import torch
+            from transformers import AutoModel, AutoModelForImageTextToText
+            io = torch.load("io.pt")
+            expected = io.pop("expected")
+            for auto_class in (AutoModel, AutoModelForImageTextToText):
+                model = auto_class.from_pretrained("model", trust_remote_code=True).eval()
+                assert not type(model).__module__.startswith("hf_vidcap"), type(model).__module__
+                assert torch.equal(model.generate(**io, num_beams=2, max_new_tokens=6), expected)
+            """,
+            cwd=tmp_path,
+        )
+
+    # ------------------------------------------------------------------ bad input
+
+    def test_bad_video_inputs_raise_clear_errors(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        features, mask = inputs["video_features"], inputs["video_attention_mask"]
+        ids = torch.full((self.batch_size, 1), BOS)
+        cases = [
+            ({"video_features": features[..., :-1]}, r"video_features.*feature size 9.*expects 10"),
+            ({"video_features": features[0]}, r"video_features.*3-D"),
+            ({"video_features": features, "video_attention_mask": mask[:, :-1]}, r"video_attention_mask.*shape"),
+            ({"video_features": features, "video_attention_mask": torch.zeros_like(mask)}, r"no frames"),
+            ({"video_features": features, "video_attention_mask": mask.flip(1)}, r"real frames first"),
+            ({"video_features": features[:, :0]}, r"video_features.*no frames"),
+            ({}, r"exactly one of"),
+            ({"pixel_values_videos": torch.zeros(self.batch_size, 2, 3, 8, 8)}, r"no vision backbone"),
+        ]
+        for video, message in cases:
+            with pytest.raises(ValueError, match=message):
+                model(input_ids=ids, **video)
+            with pytest.raises(ValueError, match=message):
+                model.generate(**video, max_new_tokens=2)
