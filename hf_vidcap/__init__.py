@@ -16,5 +16,16 @@ from .modeling import (
     get_architecture,
     register_architecture,
 )
+from .processing import (
+    InvalidVideoError,
+    VideoCaptioningFeatureExtractor,
+    VideoCaptioningProcessor,
+    build_word_tokenizer,
+    load_video,
+    normalize_caption,
+    register_processing_auto_classes,
+)
+
+register_processing_auto_classes()
 
 __version__ = "0.1.0"

@@ -1,0 +1,259 @@
+"""Processor for video captioning: videos or frame features in, model inputs and labels out, captions back.
+
+[`VideoCaptioningProcessor`] pairs a [`VideoCaptioningFeatureExtractor`] (video files or frames) with a word-level
+tokenizer. It also batches precomputed frame features, turns captions into `labels` for the decoder, and decodes
+generated ids back into captions.
+"""
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from transformers import BatchFeature, PreTrainedTokenizerBase, ProcessorMixin
+from transformers.utils import TensorType
+
+from .feature_extraction import VideoCaptioningFeatureExtractor, VideoInput
+from .tokenization import build_word_tokenizer
+
+
+class VideoCaptioningProcessor(ProcessorMixin):
+    r"""
+    Processor for recurrent video captioning models.
+
+    Args:
+        feature_extractor ([`VideoCaptioningFeatureExtractor`]):
+            Turns videos into `pixel_values_videos` and `video_attention_mask`.
+        tokenizer ([`PreTrainedTokenizerFast`]):
+            Word-level tokenizer with `<pad>`, `<bos>`, `<eos>` and `<unk>` tokens, e.g. from [`build_word_tokenizer`].
+    """
+
+    model_input_names = ["pixel_values_videos", "video_features", "video_attention_mask"]
+
+    def __init__(self, feature_extractor: VideoCaptioningFeatureExtractor, tokenizer: PreTrainedTokenizerBase):
+        super().__init__(feature_extractor, tokenizer)
+
+    @classmethod
+    def from_captions(
+        cls,
+        captions: Iterable[str],
+        feature_extractor: VideoCaptioningFeatureExtractor | None = None,
+        min_count: int = 1,
+        max_vocab_size: int | None = None,
+    ) -> "VideoCaptioningProcessor":
+        """
+        Builds a processor whose tokenizer's vocabulary comes from a corpus of captions.
+
+        Args:
+            captions (`Iterable[str]`):
+                The training captions.
+            feature_extractor ([`VideoCaptioningFeatureExtractor`], *optional*):
+                The frame preprocessor; a default one if not given.
+            min_count (`int`, *optional*, defaults to 1):
+                Words seen fewer times map to `<unk>`.
+            max_vocab_size (`int`, *optional*):
+                Largest vocabulary size, special tokens included.
+
+        Returns:
+            [`VideoCaptioningProcessor`]: The processor.
+        """
+        tokenizer = build_word_tokenizer(captions, min_count=min_count, max_vocab_size=max_vocab_size)
+        return cls(feature_extractor or VideoCaptioningFeatureExtractor(), tokenizer)
+
+    def __call__(
+        self,
+        videos: VideoInput | list[VideoInput] | None = None,
+        text: str | list[str] | None = None,
+        video_features: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor] | None = None,
+        video_attention_mask: np.ndarray | torch.Tensor | None = None,
+        return_tensors: str | TensorType | None = None,
+        max_length: int | None = None,
+        num_frames: int | None = None,
+        fps: float | None = None,
+    ) -> BatchFeature:
+        """
+        Prepares videos (or precomputed frame features) and/or captions for the model.
+
+        Args:
+            videos (`str`, `os.PathLike`, `np.ndarray`, `torch.Tensor`, or a list of them, *optional*):
+                Video files or `[T, H, W, 3]` frames, passed to the feature extractor.
+            text (`str` or `list[str]`, *optional*):
+                Target captions, one per video.
+            video_features (`np.ndarray`, `torch.Tensor`, or a list of them, *optional*):
+                Precomputed frame features instead of `videos`: a list of `[T_i, D]` (or `[T_i, ..., D]`) arrays, one
+                per video, whose lengths may differ, or a padded `[B, T, D]` (or `[B, T, ..., D]`) array.
+            video_attention_mask (`np.ndarray` or `torch.Tensor` of shape `[B, T]`, *optional*):
+                Frame mask (1 = real frame) of padded `video_features`; all ones if not given. Computed for a list.
+            return_tensors (`str` or [`~utils.TensorType`], *optional*):
+                `"pt"` for PyTorch tensors, `"np"` or `None` for NumPy arrays.
+            max_length (`int`, *optional*):
+                Longest `labels` row: longer captions are truncated, keeping `<eos>` last.
+            num_frames (`int`, *optional*):
+                Overrides the feature extractor's `num_frames`.
+            fps (`float`, *optional*):
+                Overrides the feature extractor's `fps`.
+
+        Returns:
+            [`BatchFeature`]: with, from `videos`, `pixel_values_videos` float32 `[B, T, 3, H, W]`; from
+            `video_features`, `video_features` float32 `[B, T_max, ..., D]`; either way `video_attention_mask` int64
+            `[B, T]`; and from `text`, `labels` int64 `[B, L]`: the caption's word ids then `<eos>` (no `<bos>`: the
+            model prepends it when shifting labels right), padded with -100.
+
+        Raises:
+            `ValueError`: for missing, conflicting or malformed inputs, or batch sizes that differ between videos and
+            text; [`InvalidVideoError`] (a `ValueError`) for a video that cannot be used.
+        """
+        if videos is None and video_features is None and text is None:
+            raise ValueError("Nothing to process: give `videos`, `video_features` or `text`.")
+        if videos is not None and video_features is not None:
+            raise ValueError("Give either `videos` or `video_features`, not both.")
+        if video_attention_mask is not None and video_features is None:
+            raise ValueError("`video_attention_mask` goes with `video_features`; for `videos` it is computed.")
+        data = {}
+        if videos is not None:
+            data.update(self.feature_extractor(videos, num_frames=num_frames, fps=fps))
+        elif video_features is not None:
+            data.update(_pad_video_features(video_features, video_attention_mask))
+        if text is not None:
+            labels = self._encode_labels(text, max_length)
+            if data and len(labels) != len(data["video_attention_mask"]):
+                raise ValueError(
+                    f"Got {len(data['video_attention_mask'])} videos but {len(labels)} captions: give one caption per "
+                    "video."
+                )
+            data["labels"] = labels
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    def _encode_labels(self, text: str | list[str], max_length: int | None) -> np.ndarray:
+        """Encodes captions as `<eos>`-terminated word ids, padded with -100, into int64 `[B, L]`."""
+        texts = [text] if isinstance(text, str) else list(text)
+        if not texts:
+            raise ValueError("`text` is an empty list.")
+        for index, caption in enumerate(texts):
+            if not isinstance(caption, str):
+                raise ValueError(f"text[{index}] must be a string, got {type(caption).__name__}.")
+        if max_length is not None and max_length < 1:
+            raise ValueError(f"`max_length` must be at least 1 (room for `<eos>`), got {max_length}.")
+        limit = None if max_length is None else max_length - 1
+        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        rows = [ids[:limit] + [self.tokenizer.eos_token_id] for ids in encoded]
+        labels = np.full((len(rows), max(map(len, rows))), -100, dtype=np.int64)
+        for index, row in enumerate(rows):
+            labels[index, : len(row)] = row
+        return labels
+
+    def batch_decode(self, sequences, skip_special_tokens: bool = True, **kwargs) -> list[str]:
+        """
+        Decodes generated (or label) ids into captions.
+
+        Each row loses a leading `<bos>`, is cut at its first `<eos>` (beam search pads finished rows with `<eos>` or
+        `<pad>`), drops negative ids (the -100 of labels), and is decoded to space-separated words.
+
+        Args:
+            sequences (`torch.Tensor`, `np.ndarray` or `list[list[int]]` of shape `[B, L]`):
+                Token ids.
+            skip_special_tokens (`bool`, *optional*, defaults to `True`):
+                Whether to drop the remaining special tokens (`<pad>`, `<unk>`).
+            kwargs (`dict[str, Any]`, *optional*):
+                Passed to the tokenizer's `decode`.
+
+        Returns:
+            `list[str]`: One caption per row.
+        """
+        if isinstance(sequences, (torch.Tensor, np.ndarray)):
+            sequences = sequences.tolist()
+        return [
+            self.tokenizer.decode(self._caption_ids(row), skip_special_tokens=skip_special_tokens, **kwargs)
+            for row in sequences
+        ]
+
+    def decode(self, token_ids, skip_special_tokens: bool = True, **kwargs) -> str:
+        """
+        Decodes one sequence of ids into a caption, like [`~VideoCaptioningProcessor.batch_decode`].
+
+        Args:
+            token_ids (`torch.Tensor`, `np.ndarray` or `list[int]` of shape `[L]`):
+                Token ids.
+            skip_special_tokens (`bool`, *optional*, defaults to `True`):
+                Whether to drop the remaining special tokens (`<pad>`, `<unk>`).
+            kwargs (`dict[str, Any]`, *optional*):
+                Passed to the tokenizer's `decode`.
+
+        Returns:
+            `str`: The caption.
+        """
+        if isinstance(token_ids, (torch.Tensor, np.ndarray)):
+            token_ids = token_ids.tolist()
+        return self.batch_decode([token_ids], skip_special_tokens=skip_special_tokens, **kwargs)[0]
+
+    def _caption_ids(self, ids: list[int]) -> list[int]:
+        """The ids of a caption: without a leading `<bos>`, up to the first `<eos>`, without negative ids."""
+        ids = [int(i) for i in ids]
+        if ids and ids[0] == self.tokenizer.bos_token_id:
+            ids = ids[1:]
+        if self.tokenizer.eos_token_id in ids:
+            ids = ids[: ids.index(self.tokenizer.eos_token_id)]
+        return [i for i in ids if i >= 0]
+
+
+def _pad_video_features(
+    video_features: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor],
+    video_attention_mask: np.ndarray | torch.Tensor | None,
+) -> dict[str, np.ndarray]:
+    """
+    Batches frame features into float32 `video_features` `[B, T_max, ..., D]` and int64 `video_attention_mask`
+    `[B, T_max]`, checking shapes.
+    """
+    if isinstance(video_features, (np.ndarray, torch.Tensor)):
+        features = _to_numpy(video_features).astype(np.float32)
+        if features.ndim < 3:
+            raise ValueError(
+                f"Padded `video_features` must have shape [B, T, D] (or [B, T, ..., D]), got {list(features.shape)}; "
+                "pass a list of [T, D] arrays for videos of different lengths."
+            )
+        if video_attention_mask is None:
+            mask = np.ones(features.shape[:2], dtype=np.int64)
+        else:
+            mask = _to_numpy(video_attention_mask).astype(np.int64)
+            if mask.shape != features.shape[:2]:
+                raise ValueError(
+                    f"`video_attention_mask` must have shape [B, T] = {list(features.shape[:2])} to match "
+                    f"`video_features` {list(features.shape)}, got {list(mask.shape)}."
+                )
+        for index, row in enumerate(mask):
+            if not row.any():
+                raise ValueError(f"video_features[{index}] is empty: its `video_attention_mask` row has no frame.")
+        return {"video_features": features, "video_attention_mask": mask}
+
+    if video_attention_mask is not None:
+        raise ValueError("`video_attention_mask` is computed for a list of `video_features`; pass a padded array.")
+    items = [_to_numpy(item).astype(np.float32) for item in video_features]
+    if not items:
+        raise ValueError("`video_features` is an empty list.")
+    frame_shape = items[0].shape[1:]
+    for index, item in enumerate(items):
+        if item.ndim < 2:
+            raise ValueError(
+                f"video_features[{index}] must have shape [T, D] (or [T, ..., D]), got {list(item.shape)}."
+            )
+        if item.shape[1:] != frame_shape:
+            raise ValueError(
+                f"video_features[{index}] has shape {list(item.shape)}, expected {['T', *frame_shape]} like "
+                f"video_features[0] {list(items[0].shape)}: every video needs the same feature shape."
+            )
+        if len(item) == 0:
+            raise ValueError(f"video_features[{index}] is empty: shape {list(item.shape)} has no frame.")
+    length = max(len(item) for item in items)
+    features = np.zeros((len(items), length, *frame_shape), dtype=np.float32)
+    mask = np.zeros((len(items), length), dtype=np.int64)
+    for index, item in enumerate(items):
+        features[index, : len(item)] = item
+        mask[index, : len(item)] = 1
+    return {"video_features": features, "video_attention_mask": mask}
+
+
+def _to_numpy(array: np.ndarray | torch.Tensor | Sequence) -> np.ndarray:
+    """Returns a NumPy array from an array, a tensor (any device or dtype) or nested lists."""
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu()
+        return (array.float() if array.is_floating_point() else array).numpy()
+    return np.asarray(array)

@@ -1,0 +1,249 @@
+"""Video decoding and frame sampling with PyAV.
+
+A video becomes a fixed or variable number of RGB frames:
+
+- `num_frames=N` (the default): `N` frames sampled uniformly over the whole video, one at the centre of each of `N`
+  equal segments. A video with fewer than `N` frames gives all its frames followed by black padding frames, and
+  the returned mask marks real frames with 1 and padding with 0.
+- `fps=f`: one frame every `1 / f` seconds from the start (all frames when `f` is at or above the video's frame
+  rate). When that gives more frames than the cap (`max_frames`, else `num_frames`), the cap's number of frames is
+  sampled uniformly over the whole video instead, as with `num_frames`.
+
+Decoding stops at the last frame needed. Frame indices come from the frame count the container reports, or from its
+duration times its average frame rate, or, when it reports neither, from counting the stream's packets.
+
+Every problem with the input raises [`InvalidVideoError`], whose message names the file and the problem. A file that
+decodes to clearly fewer frames than its container announces is truncated or corrupt and raises too; a shortfall of
+at most `max(2, 5%)` frames (rounding in a duration-based count, frames hidden by an edit list) is accepted, and the
+frames are then sampled again from the frames actually decoded.
+"""
+
+import math
+import os
+from numbers import Integral, Real
+
+import av
+import numpy as np
+import torch
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
+
+# The largest accepted shortfall between the frame count a container announces and the frames its decoder returns.
+_MIN_FRAME_SHORTFALL = 2
+_RELATIVE_FRAME_SHORTFALL = 0.05
+
+
+class InvalidVideoError(ValueError):
+    """
+    Raised for video input that cannot be used: a missing file, a file that is not a video, a truncated or corrupt
+    video, a video without frames, or an array of the wrong shape or type. The message names the input (its path, or
+    its index in a batch) and the problem.
+    """
+
+
+def load_video(
+    video: str | os.PathLike,
+    num_frames: int | None = 16,
+    fps: float | None = None,
+    max_frames: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Decodes a video file and samples its frames.
+
+    Args:
+        video (`str` or `os.PathLike`):
+            Path to a local video file in any container and codec FFmpeg reads.
+        num_frames (`int`, *optional*, defaults to 16):
+            Number of frames sampled uniformly over the whole video; shorter videos are padded with black frames. With
+            `fps`, the largest number of frames returned unless `max_frames` is given.
+        fps (`float`, *optional*):
+            If given, frames are taken at this rate (frames per second) instead, and not padded.
+        max_frames (`int`, *optional*):
+            With `fps`, the largest number of frames returned; longer videos get this many frames sampled uniformly.
+
+    Returns:
+        `tuple[np.ndarray, np.ndarray]`: the frames, `uint8` of shape `[T, H, W, 3]` (RGB), and the mask, `int64` of
+        shape `[T]`, 1 for a decoded frame and 0 for a padding frame. `T == num_frames` without `fps`.
+
+    Raises:
+        `ValueError`: if the sampling arguments are invalid.
+        [`InvalidVideoError`]: if the file is missing, is not a regular file, cannot be opened as a video, has no video
+        stream, has no decodable frame, or is truncated or corrupt.
+    """
+    _check_sampling_arguments(num_frames, fps, max_frames)
+    path = os.fspath(video)
+    if not os.path.exists(path):
+        raise InvalidVideoError(f"Video file {path!r} does not exist.")
+    if os.path.isdir(path):
+        raise InvalidVideoError(f"Video path {path!r} is a directory, not a video file.")
+    if not os.path.isfile(path):
+        raise InvalidVideoError(f"Video path {path!r} is not a regular file.")
+
+    frame_count, frame_rate = _probe(path)
+    if fps is not None and not frame_rate:
+        raise InvalidVideoError(f"Video {path!r} does not report a frame rate: sample it with `num_frames` instead.")
+    indices = _sample_indices(frame_count, frame_rate, num_frames, fps, max_frames)
+    frames, decoded = _decode_frames(path, indices)
+    if len(frames) < len(indices):
+        if decoded == 0:
+            raise InvalidVideoError(f"Video {path!r} has no decodable frame.")
+        if frame_count - decoded > max(_MIN_FRAME_SHORTFALL, _RELATIVE_FRAME_SHORTFALL * frame_count):
+            raise InvalidVideoError(
+                f"Video {path!r} is truncated or corrupt: its container announces {frame_count} frames but only "
+                f"{decoded} could be decoded."
+            )
+        logger.info(f"Video {path!r} has {decoded} frames, not the {frame_count} announced: sampling again.")
+        indices = _sample_indices(decoded, frame_rate, num_frames, fps, max_frames)
+        frames, _ = _decode_frames(path, indices)
+    return _pad_frames(np.stack(frames), num_frames if fps is None else None)
+
+
+def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Samples in-memory frames the way [`load_video`] samples a file with `num_frames`.
+
+    Args:
+        frames (`np.ndarray` or `torch.Tensor` of shape `[T, H, W, 3]`):
+            RGB frames, `uint8`, or floating point in `[0, 1]` (converted to `uint8`).
+        num_frames (`int`, *optional*, defaults to 16):
+            Number of frames sampled uniformly; shorter inputs are padded with black frames.
+
+    Returns:
+        `tuple[np.ndarray, np.ndarray]`: the frames, `uint8` of shape `[num_frames, H, W, 3]`, and the mask, `int64` of
+        shape `[num_frames]`, 1 for a real frame and 0 for a padding frame.
+
+    Raises:
+        `ValueError`: if `num_frames` is invalid.
+        [`InvalidVideoError`]: if the frames have the wrong shape, no frame, the wrong dtype, or values outside
+        `[0, 1]` for floating point input.
+    """
+    _check_sampling_arguments(num_frames, None, None)
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu()
+        frames = (frames.float() if frames.is_floating_point() else frames).numpy()
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise InvalidVideoError(f"Frames must have shape [T, H, W, 3] (RGB, channels last), got {list(frames.shape)}.")
+    if 0 in frames.shape:
+        raise InvalidVideoError(f"Frames of shape {list(frames.shape)} hold no pixel.")
+    if np.issubdtype(frames.dtype, np.floating):
+        if not (np.isfinite(frames).all() and frames.min() >= 0 and frames.max() <= 1):
+            raise InvalidVideoError("Floating point frames must have values in [0, 1].")
+        frames = np.round(frames * 255).astype(np.uint8)
+    elif frames.dtype != np.uint8:
+        raise InvalidVideoError(f"Frames must be uint8 or floating point in [0, 1], got dtype {frames.dtype}.")
+    return _pad_frames(frames[_uniform_indices(len(frames), num_frames)], num_frames)
+
+
+def _check_sampling_arguments(num_frames: int | None, fps: float | None, max_frames: int | None) -> None:
+    """Raises a `ValueError` for a sampling request that makes no sense."""
+    if num_frames is None and fps is None:
+        raise ValueError("Give `num_frames` or `fps` to sample a video, got neither.")
+    for name, value in (("num_frames", num_frames), ("max_frames", max_frames)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral) or value <= 0):
+            raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, Real) or not fps > 0):
+        raise ValueError(f"`fps` must be a positive number, got {fps!r}.")
+    if max_frames is not None and fps is None:
+        raise ValueError("`max_frames` only applies with `fps`; use `num_frames` for uniform sampling.")
+
+
+def _open(path: str) -> av.container.InputContainer:
+    """Opens a file with PyAV, raising [`InvalidVideoError`] for a file FFmpeg cannot read."""
+    try:
+        return av.open(path)
+    except av.error.FFmpegError as err:
+        raise InvalidVideoError(f"File {path!r} cannot be opened as a video: {err.strerror or err}.") from err
+
+
+def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
+    """Returns the first video stream of a container."""
+    if not container.streams.video:
+        kinds = sorted({stream.type for stream in container.streams}) or ["none"]
+        raise InvalidVideoError(f"File {path!r} has no video stream (streams found: {', '.join(kinds)}).")
+    return container.streams.video[0]
+
+
+def _probe(path: str) -> tuple[int, float | None]:
+    """Returns the number of frames of a video file and its average frame rate (`None` when unknown)."""
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        rate = stream.average_rate or stream.guessed_rate
+        frame_rate = float(rate) if rate else None
+        if stream.duration:
+            duration = float(stream.duration * stream.time_base)
+        else:
+            duration = container.duration / av.time_base if container.duration else None
+        if stream.frames > 0:
+            frame_count = stream.frames
+        elif duration and frame_rate:
+            frame_count = round(duration * frame_rate)
+        else:
+            try:
+                frame_count = sum(1 for packet in container.demux(stream) if packet.size)
+            except av.error.FFmpegError as err:
+                raise InvalidVideoError(f"Video {path!r} cannot be read: {err.strerror or err}.") from err
+    if frame_count == 0:
+        raise InvalidVideoError(f"Video {path!r} has no frames.")
+    return frame_count, frame_rate
+
+
+def _decode_frames(path: str, indices: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """
+    Decodes the frames at the given sorted indices, stopping after the last one.
+
+    Returns:
+        `tuple[list[np.ndarray], int]`: the frames found (fewer than asked when the stream ends first) as `uint8`
+        arrays of shape `[H, W, 3]`, and the number of frames decoded.
+    """
+    wanted = set(indices.tolist())
+    last = int(indices[-1])
+    frames, decoded = [], 0
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        width, height = stream.codec_context.width, stream.codec_context.height
+        try:
+            for frame in container.decode(stream):
+                if decoded in wanted:
+                    frames.append(frame.to_ndarray(format="rgb24", width=width or None, height=height or None))
+                decoded += 1
+                if decoded > last:
+                    break
+        except av.error.FFmpegError as err:
+            raise InvalidVideoError(
+                f"Video {path!r} is truncated or corrupt: decoding failed after {decoded} frames "
+                f"({err.strerror or err})."
+            ) from err
+    return frames, decoded
+
+
+def _sample_indices(
+    frame_count: int, frame_rate: float | None, num_frames: int | None, fps: float | None, max_frames: int | None
+) -> np.ndarray:
+    """Returns the sorted, distinct indices of the frames to keep (see the module docstring)."""
+    if fps is None:
+        return _uniform_indices(frame_count, num_frames)
+    step = max(frame_rate / fps, 1.0)
+    count = math.ceil(frame_count / step - 1e-6)
+    limit = max_frames if max_frames is not None else num_frames
+    if limit is not None and count > limit:
+        return _uniform_indices(frame_count, limit)
+    return np.floor(np.arange(count) * step + 1e-6).astype(np.int64)
+
+
+def _uniform_indices(frame_count: int, num_frames: int) -> np.ndarray:
+    """Indices of the frames at the centres of `num_frames` equal segments, or all frames if there are fewer."""
+    if frame_count <= num_frames:
+        return np.arange(frame_count)
+    return np.floor((np.arange(num_frames) + 0.5) * frame_count / num_frames).astype(np.int64)
+
+
+def _pad_frames(frames: np.ndarray, length: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Pads `[T, H, W, 3]` frames with black frames up to `length` and returns them with their mask."""
+    padding = 0 if length is None else max(length - len(frames), 0)
+    mask = np.concatenate([np.ones(len(frames), dtype=np.int64), np.zeros(padding, dtype=np.int64)])
+    frames = np.concatenate([frames, np.zeros((padding, *frames.shape[1:]), dtype=np.uint8)])
+    return frames, mask
