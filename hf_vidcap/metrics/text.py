@@ -1,0 +1,95 @@
+"""
+Text handling shared by the caption metrics: caption normalization, n-gram counting and input validation.
+
+The scorers of this package work on captions that are already tokenized, the way coco-caption expects them: a caption
+is a string whose tokens are separated by whitespace. [`normalize_caption`] produces such strings from raw text.
+"""
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+
+# Everything that is neither a letter, a digit nor whitespace (`\w` includes the underscore: punctuation here).
+_NON_WORD_CHARACTERS = re.compile(r"[^\w\s]|_")
+
+
+def normalize_caption(caption: str) -> str:
+    """
+    Normalizes a caption the way word-level caption tokenizers do: lower-cases it, deletes punctuation and collapses
+    whitespace, so that `"A man's guitar-playing!"` becomes `"a mans guitarplaying"`.
+
+    Punctuation is deleted rather than replaced by a space, as in the lower-cased, punctuation-free caption files of
+    MSVD (`"man's"` -> `"mans"`).
+
+    Args:
+        caption (`str`):
+            The raw caption.
+
+    Returns:
+        `str`: The normalized caption, its words separated by single spaces (empty when no word is left).
+    """
+    return " ".join(_NON_WORD_CHARACTERS.sub("", caption.lower()).split())
+
+
+def count_ngrams(tokens: Sequence[str], max_order: int) -> Counter[tuple[str, ...]]:
+    """
+    Counts the n-grams of a token sequence, for every order n from 1 to `max_order`.
+
+    Args:
+        tokens (`Sequence[str]`):
+            The tokens of one caption.
+        max_order (`int`):
+            The largest n-gram order to count.
+
+    Returns:
+        `Counter[tuple[str, ...]]`: The number of occurrences of each n-gram, n-grams being tuples of tokens.
+    """
+    return Counter(
+        tuple(tokens[start : start + order])
+        for order in range(1, max_order + 1)
+        for start in range(len(tokens) - order + 1)
+    )
+
+
+def _check_list(value: object, name: str, expected: str) -> None:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ValueError(f"`{name}` must be {expected}, got {type(value).__name__}.")
+
+
+def _check_string(value: object, name: str) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"`{name}` must be a string, got {type(value).__name__}.")
+
+
+def validate_caption_inputs(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> None:
+    """
+    Checks that `predictions` and `references` describe the same non-empty set of clips: one predicted caption (a
+    string, possibly empty) and at least one reference caption (strings) per clip.
+
+    Args:
+        predictions (`Sequence[str]`):
+            One predicted caption per clip.
+        references (`Sequence[Sequence[str]]`):
+            The reference captions of each clip.
+
+    Raises:
+        `ValueError`: If the inputs are malformed; the message names the offending argument and index.
+    """
+    _check_list(predictions, "predictions", "a list of strings")
+    _check_list(references, "references", "a list of lists of strings")
+    if len(predictions) != len(references):
+        raise ValueError(
+            "`predictions` and `references` must have one entry per clip, got "
+            f"{len(predictions)} predictions and {len(references)} reference lists."
+        )
+    if not predictions:
+        raise ValueError("`predictions` and `references` are empty: at least one clip is needed.")
+    for index, prediction in enumerate(predictions):
+        _check_string(prediction, f"predictions[{index}]")
+    for index, clip_references in enumerate(references):
+        _check_list(clip_references, f"references[{index}]", "a list of reference captions")
+        if not clip_references:
+            raise ValueError(f"`references[{index}]` is empty: every clip needs at least one reference caption.")
+        for reference_index, reference in enumerate(clip_references):
+            _check_string(reference, f"references[{index}][{reference_index}]")
