@@ -6,21 +6,22 @@ is a string whose tokens are separated by whitespace. [`normalize_caption`] prod
 """
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 
 
+_APOSTROPHES = re.compile("['\u2019]")
 # Everything that is neither a letter, a digit nor whitespace (`\w` includes the underscore: punctuation here).
 _NON_WORD_CHARACTERS = re.compile(r"[^\w\s]|_")
 
 
 def normalize_caption(caption: str) -> str:
     """
-    Normalizes a caption the way word-level caption tokenizers do: lower-cases it, deletes punctuation and collapses
-    whitespace, so that `"A man's guitar-playing!"` becomes `"a mans guitarplaying"`.
-
-    Punctuation is deleted rather than replaced by a space, as in the lower-cased, punctuation-free caption files of
-    MSVD (`"man's"` -> `"mans"`).
+    Normalizes a caption exactly as the word-level caption tokenizer of `hf_vidcap.processing` does: Unicode NFKC,
+    lower case, apostrophes deleted, any other punctuation turned into a space, whitespace collapsed, so that
+    `"A man's guitar-playing!"` becomes `"a mans guitar playing"`. Generated captions and references then meet on the
+    same words (and MSVD's `"man's"` -> `"mans"` convention is kept).
 
     Args:
         caption (`str`):
@@ -29,7 +30,8 @@ def normalize_caption(caption: str) -> str:
     Returns:
         `str`: The normalized caption, its words separated by single spaces (empty when no word is left).
     """
-    return " ".join(_NON_WORD_CHARACTERS.sub("", caption.lower()).split())
+    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", caption).lower())
+    return " ".join(_NON_WORD_CHARACTERS.sub(" ", text).split())
 
 
 def count_ngrams(tokens: Sequence[str], max_order: int) -> Counter[tuple[str, ...]]:
