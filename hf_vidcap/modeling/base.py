@@ -43,6 +43,11 @@ class VideoCaptioningConfig(PreTrainedConfig):
             Whether the vision backbone is frozen.
         frame_chunk_size (`int`, *optional*, defaults to 64):
             How many frames go through the vision backbone at once.
+        standardize_video_features (`bool`, *optional*, defaults to `False`):
+            Whether frame features are standardized per dimension, `(x - mean) / std`, with statistics of the
+            training set set by [`~VideoCaptioningPreTrainedModel.set_video_feature_statistics`] and saved with the
+            weights. Frozen backbones (random ones above all) give features whose informative variation is small
+            beside large constant offsets; standardizing makes it visible to the captioner from the first step.
         dropout (`float`, *optional*, defaults to 0.0):
             Dropout probability applied by the architecture.
         initializer_range (`float`, *optional*, defaults to 0.02):
@@ -65,6 +70,7 @@ class VideoCaptioningConfig(PreTrainedConfig):
     vision_feature_grid_size: int = 1
     freeze_vision_model: bool = True
     frame_chunk_size: int = 64
+    standardize_video_features: bool = False
     dropout: float = 0.0
     initializer_range: float = 0.02
     max_caption_length: int = 30
@@ -182,6 +188,9 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             if config.vision_config is not None
             else None
         )
+        if config.standardize_video_features:
+            self.register_buffer("video_feature_mean", torch.zeros(config.video_feature_size))
+            self.register_buffer("video_feature_std", torch.ones(config.video_feature_size))
         self.generation_config.max_new_tokens = config.max_caption_length
 
     @classmethod
@@ -297,7 +306,27 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 f"`video_features` has feature size {video_features.shape[-1]} (shape {tuple(video_features.shape)}) "
                 f"but this model expects {self.config.video_feature_size} (`config.video_feature_size`)."
             )
-        return video_features.to(self.dtype), video_attention_mask
+        video_features = video_features.to(self.dtype)
+        if self.config.standardize_video_features:
+            standardized = (video_features - self.video_feature_mean) / self.video_feature_std
+            video_features = standardized * video_attention_mask[..., None].to(self.dtype)
+        return video_features, video_attention_mask
+
+    def set_video_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Set the per-dimension statistics used by `config.standardize_video_features` (see
+        [`hf_vidcap.data.video_feature_statistics`] to compute them over a feature dataset).
+
+        Args:
+            mean (`torch.Tensor` of shape `(video_feature_size,)`): mean of the training frame features.
+            std (`torch.Tensor` of shape `(video_feature_size,)`): their standard deviation (clamped away from 0).
+        """
+        if not self.config.standardize_video_features:
+            raise ValueError("This model was built with `standardize_video_features=False`; it keeps no statistics.")
+        expected = (self.config.video_feature_size,)
+        if tuple(mean.shape) != expected or tuple(std.shape) != expected:
+            raise ValueError(f"Statistics must have shape {expected}, got {tuple(mean.shape)} and {tuple(std.shape)}.")
+        self.video_feature_mean.copy_(mean)
+        self.video_feature_std.copy_(std.clamp(min=1e-6))
 
     def shift_tokens_right(self, labels: torch.LongTensor) -> torch.LongTensor:
         """Decoder inputs for teacher forcing: `<bos>` followed by the labels, -100 replaced by `<pad>`."""
