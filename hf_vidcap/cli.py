@@ -25,7 +25,9 @@ def caption_command(args: argparse.Namespace) -> None:
     """Print one caption per video, in the order given."""
     import torch
     from transformers import AutoModel, AutoProcessor
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()
     model_dir = Path(args.model)
     if not (model_dir / "config.json").is_file():
         raise InvalidInputError(f"--model {args.model}: no config.json there; pass a folder written by save_pretrained.")

@@ -182,6 +182,10 @@ def run_demo(args: DemoArguments) -> dict:
         "blind_baseline": baseline,
         "cider_ratio_to_baseline": scores["CIDEr"] / max(baseline["CIDEr"], 1e-12),
         "reloaded_caption": {"video": video, "caption": caption},
+        "predictions": [
+            {"video_id": video_id, "caption": prediction}
+            for video_id, prediction in zip(features["test"]["video_id"], predictions)
+        ],
         "seconds": round(time.perf_counter() - started, 1),
     }
     (output_dir / "results.json").write_text(json.dumps(results, indent=2))

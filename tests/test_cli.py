@@ -1,0 +1,73 @@
+"""The `hf-vidcap` command: captions printed per video, user errors as one line and exit status 2."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import ResNetConfig
+
+from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning
+from hf_vidcap.cli import main
+from hf_vidcap.processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+
+
+@pytest.fixture(scope="module")
+def saved_model(tiny_clips, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    captions = [c for cs in tiny_clips["train"]["captions"] for c in cs]
+    processor = VideoCaptioningProcessor.from_captions(
+        captions, feature_extractor=VideoCaptioningFeatureExtractor(num_frames=8, size={"height": 32, "width": 32})
+    )
+    torch.manual_seed(0)
+    config = S2VTConfig(
+        vocab_size=len(processor.tokenizer), hidden_size=16, frame_embedding_size=8, word_embedding_size=8,
+        initializer_range=0.5, max_caption_length=6,
+        vision_config=ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic"),
+    )
+    model = S2VTForVideoCaptioning(config).eval()
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder, model, processor
+
+
+def test_caption_prints_one_caption_per_video(saved_model, tiny_clips, capsys):
+    folder, model, processor = saved_model
+    videos = tiny_clips["test"]["video_path"][:3]
+    assert main(["caption", *videos, "--model", str(folder), "--num-beams", "3", "--batch-size", "2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    expected = processor.batch_decode(model.generate(**processor(videos=videos, return_tensors="pt"), num_beams=3))
+    assert lines == [f"{video}\t{caption}" for video, caption in zip(videos, expected)]
+
+
+def test_caption_of_a_single_video_prints_just_the_caption(saved_model, tiny_clips, capsys):
+    folder, model, processor = saved_model
+    video = tiny_clips["test"]["video_path"][0]
+    assert main(["caption", video, "--model", str(folder), "--num-beams", "1"]) == 0
+    expected = processor.batch_decode(model.generate(**processor(videos=[video], return_tensors="pt")))[0]
+    assert capsys.readouterr().out.strip() == expected
+
+
+@pytest.mark.parametrize(
+    "make_video, message",
+    [
+        (lambda tmp: tmp / "missing.mp4", "missing.mp4"),
+        (lambda tmp: (tmp / "notes.mp4").write_text("not a video") and tmp / "notes.mp4", "notes.mp4"),
+    ],
+)
+def test_bad_video_is_one_line_and_exit_status_2(saved_model, tmp_path, capsys, make_video, message):
+    folder, _, _ = saved_model
+    video = make_video(tmp_path)
+    assert main(["caption", str(video), "--model", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hf-vidcap caption: error:") and message in err and "Traceback" not in err
+
+
+def test_folder_without_a_model_is_reported(tmp_path, tiny_clips, capsys):
+    assert main(["caption", tiny_clips["test"]["video_path"][0], "--model", str(tmp_path)]) == 2
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "hf_vidcap.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "caption" in result.stdout and "demo" in result.stdout
