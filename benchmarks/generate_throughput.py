@@ -36,12 +36,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    print(f"device: {args.device} ({torch.get_num_threads()} threads), batch {args.batch_size} videos x "
-          f"{args.num_frames} frames x 2048, vocab 10000, {args.max_new_tokens} new tokens (no early stop)")
+    print(
+        f"device: {args.device} ({torch.get_num_threads()} threads), batch {args.batch_size} videos x "
+        f"{args.num_frames} frames x 2048, vocab 10000, {args.max_new_tokens} new tokens (no early stop)"
+    )
     for name in args.architectures:
         model_class = ARCHITECTURES[name]
         torch.manual_seed(0)
-        model = model_class(model_class.config_class(vocab_size=10_000, video_feature_size=2048)).to(args.device).eval()
+        model = (
+            model_class(model_class.config_class(vocab_size=10_000, video_feature_size=2048)).to(args.device).eval()
+        )
         inputs = model.dummy_video_inputs(args.batch_size, args.num_frames)
         inputs = {key: value.to(args.device) for key, value in inputs.items()}
         # A random model rarely says <eos>; forbidding it makes every run decode exactly max_new_tokens steps.
@@ -49,8 +53,10 @@ def main() -> None:
         with torch.inference_mode():
             greedy = captions_per_second(model, inputs, args.repeats, num_beams=1, **fixed)
             beam = captions_per_second(model, inputs, args.repeats, num_beams=5, **fixed)
-        print(f"{name:>10}: greedy {greedy:8.1f} captions/s | beam search (5 beams) {beam:8.1f} captions/s "
-              f"| beam costs {greedy / beam:.1f}x greedy")
+        print(
+            f"{name:>10}: greedy {greedy:8.1f} captions/s | beam search (5 beams) {beam:8.1f} captions/s "
+            f"| beam costs {greedy / beam:.1f}x greedy"
+        )
 
 
 if __name__ == "__main__":

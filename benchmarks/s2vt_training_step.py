@@ -81,10 +81,16 @@ def main() -> None:
         loss_fn().backward()
         optimizer.step()
 
-    ours = steps_per_second(lambda: train_step(lambda: model(video_features=features, labels=labels).loss), args.steps, device)
-    loop = steps_per_second(lambda: train_step(lambda: per_step_loop_loss(model, features, labels)), args.steps, device)
-    print(f"device: {device} ({torch.get_num_threads()} threads), batch {args.batch_size}, {args.num_frames} frames x 2048, "
-          f"{args.caption_length} words, vocab {config.vocab_size}, hidden {config.hidden_size}")
+    ours = steps_per_second(
+        lambda: train_step(lambda: model(video_features=features, labels=labels).loss), args.steps, device
+    )
+    loop = steps_per_second(
+        lambda: train_step(lambda: per_step_loop_loss(model, features, labels)), args.steps, device
+    )
+    print(
+        f"device: {device} ({torch.get_num_threads()} threads), batch {args.batch_size}, {args.num_frames} frames x 2048, "
+        f"{args.caption_length} words, vocab {config.vocab_size}, hidden {config.hidden_size}"
+    )
     print(f"same loss both ways: {whole.item():.6f} vs {looped.item():.6f}")
     print(f"hf_vidcap whole-sequence calls: {ours:.3f} steps/s")
     print(f"per-step Python loop:           {loop:.3f} steps/s")

@@ -26,6 +26,27 @@ from .processing import (
     register_processing_auto_classes,
 )
 
+
 register_processing_auto_classes()
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ARCHITECTURES",
+    "InvalidVideoError",
+    "MeanPoolConfig",
+    "MeanPoolForVideoCaptioning",
+    "RecurrentState",
+    "S2VTConfig",
+    "S2VTForVideoCaptioning",
+    "VideoCaptioningConfig",
+    "VideoCaptioningFeatureExtractor",
+    "VideoCaptioningOutput",
+    "VideoCaptioningPreTrainedModel",
+    "VideoCaptioningProcessor",
+    "build_word_tokenizer",
+    "get_architecture",
+    "load_video",
+    "normalize_caption",
+    "register_architecture",
+]

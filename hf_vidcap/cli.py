@@ -30,7 +30,9 @@ def caption_command(args: argparse.Namespace) -> None:
     transformers_logging.disable_progress_bar()
     model_dir = Path(args.model)
     if not (model_dir / "config.json").is_file():
-        raise InvalidInputError(f"--model {args.model}: no config.json there; pass a folder written by save_pretrained.")
+        raise InvalidInputError(
+            f"--model {args.model}: no config.json there; pass a folder written by save_pretrained."
+        )
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModel.from_pretrained(model_dir).eval()
     for start in range(0, len(args.videos), args.batch_size):
@@ -60,7 +62,9 @@ def demo_command(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hf-vidcap", description="Recurrent video captioning models for transformers.")
+    parser = argparse.ArgumentParser(
+        prog="hf-vidcap", description="Recurrent video captioning models for transformers."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     caption = commands.add_parser("caption", help="caption video files with a saved model")

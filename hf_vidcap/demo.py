@@ -28,6 +28,7 @@ from .metrics import compute_caption_metrics
 from .modeling import get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 
+
 logger = logging.getLogger(__name__)
 
 DEMO_MARKER = ".hf_vidcap_demo"
@@ -118,9 +119,11 @@ def run_demo(args: DemoArguments) -> dict:
         **DEMO_MODEL_SIZES.get(args.model, {}),
     )
     model = model_class(config)
-    print(f"      vocabulary {len(processor.tokenizer)} words, {args.model} with "
-          f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable parameters, "
-          f"frozen random ResNet -> {config.video_feature_size}-d frame features")
+    print(
+        f"      vocabulary {len(processor.tokenizer)} words, {args.model} with "
+        f"{sum(p.numel() for p in model.parameters() if p.requires_grad):,} trainable parameters, "
+        f"frozen random ResNet -> {config.video_feature_size}-d frame features"
+    )
 
     print("[3/6] Extracting frame features once with the frozen backbone (datasets.map into Arrow)")
     features = {
@@ -189,8 +192,10 @@ def run_demo(args: DemoArguments) -> dict:
         "seconds": round(time.perf_counter() - started, 1),
     }
     (output_dir / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"Done in {results['seconds']:.0f} s: CIDEr-D {scores['CIDEr']:.3f} vs blind baseline "
-          f"{baseline['CIDEr']:.3f} ({results['cider_ratio_to_baseline']:.1f}x). Results in {output_dir / 'results.json'}")
+    print(
+        f"Done in {results['seconds']:.0f} s: CIDEr-D {scores['CIDEr']:.3f} vs blind baseline "
+        f"{baseline['CIDEr']:.3f} ({results['cider_ratio_to_baseline']:.1f}x). Results in {output_dir / 'results.json'}"
+    )
     return results
 
 

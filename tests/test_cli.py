@@ -21,8 +21,12 @@ def saved_model(tiny_clips, tmp_path_factory):
     )
     torch.manual_seed(0)
     config = S2VTConfig(
-        vocab_size=len(processor.tokenizer), hidden_size=16, frame_embedding_size=8, word_embedding_size=8,
-        initializer_range=0.5, max_caption_length=6,
+        vocab_size=len(processor.tokenizer),
+        hidden_size=16,
+        frame_embedding_size=8,
+        word_embedding_size=8,
+        initializer_range=0.5,
+        max_caption_length=6,
         vision_config=ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic"),
     )
     model = S2VTForVideoCaptioning(config).eval()

@@ -6,7 +6,7 @@ import pytest
 
 from hf_vidcap.demo import DemoArguments, blind_baseline, run_demo
 
-from .modeling.common import run_without_hf_vidcap
+from .helpers import run_without_hf_vidcap
 
 
 @pytest.fixture(scope="module")
@@ -25,22 +25,33 @@ def test_demo_writes_scores_predictions_and_a_reloadable_model(small_demo):
     # The saved folder, read back through the Auto classes from the video file, says what the trained model said
     # from the extracted features.
     assert saved["reloaded_caption"]["caption"] == saved["predictions"][0]["caption"]
-    for name in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "s2vt.py", "processing.py"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "processor_config.json",
+        "tokenizer.json",
+        "s2vt.py",
+        "processing.py",
+    ):
         assert (output / "model" / name).is_file(), name
 
 
 def test_demo_folder_loads_with_trust_remote_code_without_hf_vidcap(small_demo):
     output, results = small_demo
-    caption = run_without_hf_vidcap(
-        f"""
+    caption = (
+        run_without_hf_vidcap(
+            f"""
         from transformers import AutoModel, AutoProcessor
         model = AutoModel.from_pretrained("model", trust_remote_code=True).eval()
         processor = AutoProcessor.from_pretrained("model", trust_remote_code=True)
         inputs = processor(videos=[{results["reloaded_caption"]["video"]!r}], return_tensors="pt")
         print(processor.batch_decode(model.generate(**inputs, num_beams=2))[0])
         """,
-        cwd=output,
-    ).stdout.strip().splitlines()[-1]
+            cwd=output,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert caption == results["reloaded_caption"]["caption"]
 
 

@@ -4,6 +4,7 @@ from .collator import VideoCaptioningCollator, explode_captions
 from .features import extract_video_features, video_feature_statistics
 from .synthetic import SyntheticClipSpec, SyntheticVideoConfig, render_synthetic_dataset
 
+
 __all__ = [
     "SyntheticClipSpec",
     "SyntheticVideoConfig",

@@ -31,7 +31,9 @@ def extract_video_features(
     Returns:
         `datasets.Dataset`: the input columns plus `video_features`.
     """
-    features = Features({**dataset.features, "video_features": Array2D(shape=(None, encoder.output_size), dtype=dtype)})
+    features = Features(
+        {**dataset.features, "video_features": Array2D(shape=(None, encoder.output_size), dtype=dtype)}
+    )
     torch_dtype = getattr(torch, dtype)
 
     @torch.inference_mode()
@@ -41,7 +43,9 @@ def extract_video_features(
         encoded = encoder(inputs["pixel_values_videos"], mask).to(torch_dtype)
         return {**batch, "video_features": [video[: int(n)].numpy() for video, n in zip(encoded, mask.sum(1))]}
 
-    return dataset.map(encode, batched=True, batch_size=batch_size, features=features, desc="Extracting frame features")
+    return dataset.map(
+        encode, batched=True, batch_size=batch_size, features=features, desc="Extracting frame features"
+    )
 
 
 __all__ = ["extract_video_features"]

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+
 __all__ = [
     "ACTION_NAMES",
     "COLOUR_PALETTE",
@@ -112,14 +113,33 @@ _EXTRA_MOVE_VERBS: dict[str, tuple[tuple[str, str], ...]] = {
     "move_down": (("falls", "falling"),),
 }
 _CHANGE_VERBS: dict[str, tuple[tuple[str, str], ...]] = {
-    "grow": (("grows", "growing"), ("grows bigger", "growing bigger"), ("gets bigger", "getting bigger"),
-             ("gets larger", "getting larger"), ("becomes larger", "becoming larger"), ("expands", "expanding")),
-    "shrink": (("shrinks", "shrinking"), ("grows smaller", "growing smaller"), ("gets smaller", "getting smaller"),
-               ("becomes smaller", "becoming smaller"), ("contracts", "contracting")),
-    "appear": (("appears", "appearing"), ("shows up", "showing up"), ("pops up", "popping up"),
-               ("comes into view", "coming into view")),
-    "disappear": (("disappears", "disappearing"), ("vanishes", "vanishing"), ("goes away", "going away"),
-                  ("goes out of view", "going out of view")),
+    "grow": (
+        ("grows", "growing"),
+        ("grows bigger", "growing bigger"),
+        ("gets bigger", "getting bigger"),
+        ("gets larger", "getting larger"),
+        ("becomes larger", "becoming larger"),
+        ("expands", "expanding"),
+    ),
+    "shrink": (
+        ("shrinks", "shrinking"),
+        ("grows smaller", "growing smaller"),
+        ("gets smaller", "getting smaller"),
+        ("becomes smaller", "becoming smaller"),
+        ("contracts", "contracting"),
+    ),
+    "appear": (
+        ("appears", "appearing"),
+        ("shows up", "showing up"),
+        ("pops up", "popping up"),
+        ("comes into view", "coming into view"),
+    ),
+    "disappear": (
+        ("disappears", "disappearing"),
+        ("vanishes", "vanishing"),
+        ("goes away", "going away"),
+        ("goes out of view", "going out of view"),
+    ),
 }
 # Sentence templates: {np} is "[size] colour shape", {vp} a third-person verb phrase, {ving} a progressive one.
 _TEMPLATES: tuple[str, ...] = (
@@ -145,7 +165,10 @@ _SHAPE_SCALE = {
     "square": (math.sqrt(math.pi) / 2, math.sqrt(math.pi) / 2),  # half side
     "diamond": (math.sqrt(math.pi / 2), math.sqrt(math.pi / 2)),  # half diagonal
     "triangle": (_TRIANGLE, _TRIANGLE * math.sqrt(3) / 2),  # circumradius; half width is the largest extent
-    "cross": (math.sqrt(9 * math.pi / 20), math.sqrt(9 * math.pi / 20)),  # half arm length; arm half width is 1/3 of it
+    "cross": (
+        math.sqrt(9 * math.pi / 20),
+        math.sqrt(9 * math.pi / 20),
+    ),  # half arm length; arm half width is 1/3 of it
 }
 
 SYNTHETIC_MANIFEST_NAME = "synthetic_manifest.json"
@@ -209,7 +232,9 @@ class SyntheticVideoConfig:
     """
 
     colours: dict[str, tuple[int, int, int]] = field(
-        default_factory=lambda: {name: COLOUR_PALETTE[name] for name in ("red", "green", "blue", "yellow", "purple", "white")}
+        default_factory=lambda: {
+            name: COLOUR_PALETTE[name] for name in ("red", "green", "blue", "yellow", "purple", "white")
+        }
     )
     shapes: tuple[str, ...] = ("circle", "square", "triangle")
     sizes: tuple[str, ...] = ("small", "large")
@@ -355,7 +380,12 @@ def _balanced_choice(rng: np.random.Generator, values: Sequence[Any], count: int
 
 
 def _captions_for(
-    colour: str, shape: str, action: str, size: str | None, speed: str | None, num_captions: int,
+    colour: str,
+    shape: str,
+    action: str,
+    size: str | None,
+    speed: str | None,
+    num_captions: int,
     rng: np.random.Generator,
 ) -> list[str]:
     """Draws `num_captions` distinct paraphrases (distinct as long as the wording space allows it)."""
@@ -366,7 +396,9 @@ def _captions_for(
             np_words.append(rng.choice(_SIZE_WORDS[size]))
         np_words += [colour, rng.choice(_SHAPE_WORDS[shape])]
         if action in MOVE_ACTIONS:
-            verbs = [(v3.format(dir=d), ving.format(dir=d)) for v3, ving in _MOVE_VERBS for d in _DIRECTION_WORDS[action]]
+            verbs = [
+                (v3.format(dir=d), ving.format(dir=d)) for v3, ving in _MOVE_VERBS for d in _DIRECTION_WORDS[action]
+            ]
             verbs += list(_EXTRA_MOVE_VERBS.get(action, ()))
         else:
             verbs = list(_CHANGE_VERBS[action])
@@ -388,7 +420,9 @@ def _captions_for(
         sentence = template.format(np=" ".join(np_words), vp=v3, ving=ving)
         # "a orange" -> "an orange" for custom colours starting with a vowel.
         words = sentence.split()
-        words = ["an" if w == "a" and i + 1 < len(words) and words[i + 1][0] in "aeiou" else w for i, w in enumerate(words)]
+        words = [
+            "an" if w == "a" and i + 1 < len(words) and words[i + 1][0] in "aeiou" else w for i, w in enumerate(words)
+        ]
         return " ".join(words)
 
     captions: list[str] = []
@@ -405,7 +439,12 @@ def _captions_for(
 
 
 def _geometry(
-    shape: str, action: str, size: str | None, speed: str | None, config: SyntheticVideoConfig, rng: np.random.Generator
+    shape: str,
+    action: str,
+    size: str | None,
+    speed: str | None,
+    config: SyntheticVideoConfig,
+    rng: np.random.Generator,
 ) -> dict[str, Any]:
     """Samples the start/end centre, radius and visible frames of one clip."""
     height, width, num_frames = config.height, config.width, config.num_frames
@@ -680,7 +719,9 @@ def _resolve_split_sizes(
     if split_sizes is not None:
         sizes = tuple(int(s) for s in split_sizes)
         if len(sizes) != 3 or min(sizes) < 0:
-            raise ValueError(f"`split_sizes` must be three non-negative ints (train, validation, test), got {split_sizes}.")
+            raise ValueError(
+                f"`split_sizes` must be three non-negative ints (train, validation, test), got {split_sizes}."
+            )
         if num_clips is not None and num_clips != sum(sizes):
             raise ValueError(f"`num_clips` ({num_clips}) must equal sum(split_sizes) ({sum(sizes)}).")
         return sizes  # type: ignore[return-value]
@@ -705,8 +746,14 @@ def _render_and_write(spec: SyntheticClipSpec, path: Path, config: SyntheticVide
     """Renders one clip into `path`, via a temporary file so that an existing file is always complete."""
     tmp = path.with_name(path.stem + ".partial.mp4")
     write_video(
-        render_clip(spec), tmp, fps=config.fps, codec=config.codec, crf=config.crf, bit_rate=config.bit_rate,
-        pix_fmt=config.pix_fmt, container_format="mp4",
+        render_clip(spec),
+        tmp,
+        fps=config.fps,
+        codec=config.codec,
+        crf=config.crf,
+        bit_rate=config.bit_rate,
+        pix_fmt=config.pix_fmt,
+        container_format="mp4",
     )
     os.replace(tmp, path)
 
@@ -789,7 +836,9 @@ def render_synthetic_dataset(
     elif manifest["params"] != params:
         old = {**manifest["params"], **manifest["params"].get("config", {})}
         new = {**params, **params["config"]}
-        changed = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in new if k != "config" and old.get(k) != new[k])
+        changed = ", ".join(
+            f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in new if k != "config" and old.get(k) != new[k]
+        )
         raise FileExistsError(
             f"{output_dir} holds a synthetic render with other parameters ({changed}); refusing to overwrite it. "
             "Pass another folder, or delete this one yourself."
@@ -836,7 +885,9 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def _render_many(specs: list[SyntheticClipSpec], output_dir: Path, config: SyntheticVideoConfig, num_workers: int) -> None:
+def _render_many(
+    specs: list[SyntheticClipSpec], output_dir: Path, config: SyntheticVideoConfig, num_workers: int
+) -> None:
     paths = [output_dir / _video_relpath(spec) for spec in specs]
     if num_workers <= 1 or len(specs) < 2:
         for spec, path in zip(specs, paths):

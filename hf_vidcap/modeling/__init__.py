@@ -10,6 +10,7 @@ from .base import RecurrentState, VideoCaptioningConfig, VideoCaptioningOutput, 
 from .mean_pool import MeanPoolConfig, MeanPoolForVideoCaptioning
 from .s2vt import S2VTConfig, S2VTForVideoCaptioning
 
+
 ARCHITECTURES: dict[str, type[VideoCaptioningPreTrainedModel]] = {}
 """Every registered architecture: short name (the model type without its `vidcap_` prefix) -> model class."""
 
@@ -24,7 +25,9 @@ def register_architecture(model_class: type[VideoCaptioningPreTrainedModel]) -> 
     config_class = model_class.config_class
     model_type = config_class.model_type
     if not model_type.startswith("vidcap_"):
-        raise ValueError(f"Model types must start with 'vidcap_' so they never clash with transformers', got {model_type!r}.")
+        raise ValueError(
+            f"Model types must start with 'vidcap_' so they never clash with transformers', got {model_type!r}."
+        )
     AutoConfig.register(model_type, config_class, exist_ok=True)
     AutoModel.register(config_class, model_class, exist_ok=True)
     AutoModelForImageTextToText.register(config_class, model_class, exist_ok=True)

@@ -59,7 +59,9 @@ class VideoCaptioningConfig(PreTrainedConfig):
             Special token ids of the word-level tokenizer.
     """
 
-    sub_configs_defaults = {"vision_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", optional=True)}
+    sub_configs_defaults = {
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="resnet", optional=True)
+    }
     # Saving writes the code files next to the weights, so the folder loads with `trust_remote_code=True`.
     _auto_class: ClassVar[str | None] = "AutoConfig"
 
@@ -271,11 +273,19 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         """
         if (video_features is None) == (pixel_values_videos is None):
             raise ValueError("Pass exactly one of `video_features` (precomputed) or `pixel_values_videos` (frames).")
-        name, video = ("video_features", video_features) if video_features is not None else ("pixel_values_videos", pixel_values_videos)
+        name, video = (
+            ("video_features", video_features)
+            if video_features is not None
+            else ("pixel_values_videos", pixel_values_videos)
+        )
         expected_dims = 3 if video_features is not None else 5
         if not isinstance(video, torch.Tensor) or video.dim() != expected_dims:
             shape = tuple(video.shape) if isinstance(video, torch.Tensor) else type(video).__name__
-            layout = "(batch_size, num_frames, feature_size)" if expected_dims == 3 else "(batch_size, num_frames, 3, height, width)"
+            layout = (
+                "(batch_size, num_frames, feature_size)"
+                if expected_dims == 3
+                else "(batch_size, num_frames, 3, height, width)"
+            )
             raise ValueError(f"`{name}` must be a {expected_dims}-D tensor {layout}, got {shape}.")
         batch_size, num_frames = video.shape[:2]
         if num_frames == 0:
@@ -289,10 +299,14 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             )
         lengths = video_attention_mask.sum(dim=1)
         if (empty := (lengths == 0).nonzero().flatten()).numel():
-            raise ValueError(f"Videos {empty.tolist()} of the batch have no frames: their `video_attention_mask` is all 0.")
+            raise ValueError(
+                f"Videos {empty.tolist()} of the batch have no frames: their `video_attention_mask` is all 0."
+            )
         prefix = torch.arange(num_frames, device=lengths.device)[None, :] < lengths[:, None]
         if not torch.equal(prefix, video_attention_mask.bool()):
-            raise ValueError("`video_attention_mask` must mark real frames first and padding after them (1...1 0...0).")
+            raise ValueError(
+                "`video_attention_mask` must mark real frames first and padding after them (1...1 0...0)."
+            )
 
         if pixel_values_videos is not None:
             if self.vision_model is None:
@@ -395,7 +409,10 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         if labels is not None:
             reduction = "sum" if num_items_in_batch is not None else "mean"
             loss = nn.functional.cross_entropy(
-                logits.flatten(0, 1).float(), labels.flatten().to(logits.device), ignore_index=-100, reduction=reduction
+                logits.flatten(0, 1).float(),
+                labels.flatten().to(logits.device),
+                ignore_index=-100,
+                reduction=reduction,
             )
             if num_items_in_batch is not None:
                 loss = loss / num_items_in_batch
@@ -442,7 +459,10 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
 
     @classmethod
     def from_vision_pretrained(
-        cls, pretrained_vision_model_name_or_path: str, vision_feature_pooling: VisionFeaturePooling = "mean", **config_kwargs: Any
+        cls,
+        pretrained_vision_model_name_or_path: str,
+        vision_feature_pooling: VisionFeaturePooling = "mean",
+        **config_kwargs: Any,
     ) -> VideoCaptioningPreTrainedModel:
         """A new captioner whose frame encoder is a pretrained transformers vision model (e.g. a ResNet checkpoint).
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedConfig
 
+
 VisionFeaturePooling = Literal["mean", "cls", "pooler", "grid"]
 
 

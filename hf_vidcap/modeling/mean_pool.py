@@ -52,7 +52,9 @@ class MeanPoolForVideoCaptioning(VideoCaptioningPreTrainedModel):
     def __init__(self, config: MeanPoolConfig) -> None:
         super().__init__(config)
         self.video_embedding = nn.Linear(config.video_feature_size, config.video_embedding_size)
-        self.word_embedding = nn.Embedding(config.vocab_size, config.word_embedding_size, padding_idx=config.pad_token_id)
+        self.word_embedding = nn.Embedding(
+            config.vocab_size, config.word_embedding_size, padding_idx=config.pad_token_id
+        )
         self.lstm = nn.LSTM(
             config.video_embedding_size + config.word_embedding_size,
             config.hidden_size,
@@ -75,6 +77,8 @@ class MeanPoolForVideoCaptioning(VideoCaptioningPreTrainedModel):
     ) -> tuple[torch.Tensor, RecurrentState, None]:
         words = self.dropout(self.word_embedding(input_ids))
         video = state["video"][:, None, :].expand(-1, input_ids.shape[1], -1)
-        out, (h, c) = self.lstm(torch.cat([video, words], dim=-1), (to_layer_first(state["h"]), to_layer_first(state["c"])))
+        out, (h, c) = self.lstm(
+            torch.cat([video, words], dim=-1), (to_layer_first(state["h"]), to_layer_first(state["c"]))
+        )
         logits = self.lm_head(self.dropout(out))
         return logits, state.update(input_ids.shape[1], h=to_batch_first(h), c=to_batch_first(c)), None

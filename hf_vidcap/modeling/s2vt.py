@@ -56,7 +56,9 @@ class S2VTForVideoCaptioning(VideoCaptioningPreTrainedModel):
     def __init__(self, config: S2VTConfig) -> None:
         super().__init__(config)
         self.frame_embedding = nn.Linear(config.video_feature_size, config.frame_embedding_size)
-        self.word_embedding = nn.Embedding(config.vocab_size, config.word_embedding_size, padding_idx=config.pad_token_id)
+        self.word_embedding = nn.Embedding(
+            config.vocab_size, config.word_embedding_size, padding_idx=config.pad_token_id
+        )
         self.video_lstm = nn.LSTM(config.frame_embedding_size, config.hidden_size, batch_first=True)
         self.text_lstm = nn.LSTM(config.hidden_size + config.word_embedding_size, config.hidden_size, batch_first=True)
         self.dropout = nn.Dropout(config.dropout)

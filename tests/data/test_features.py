@@ -20,9 +20,14 @@ def captioner_and_processor(tiny_clips):
         captions, feature_extractor=VideoCaptioningFeatureExtractor(num_frames=6, size={"height": 32, "width": 32})
     )
     config = S2VTConfig(
-        vocab_size=len(processor.tokenizer), hidden_size=16, frame_embedding_size=8, word_embedding_size=8,
+        vocab_size=len(processor.tokenizer),
+        hidden_size=16,
+        frame_embedding_size=8,
+        word_embedding_size=8,
         vision_config=ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic"),
-        vision_feature_pooling="grid", vision_feature_grid_size=2, standardize_video_features=True,
+        vision_feature_pooling="grid",
+        vision_feature_grid_size=2,
+        standardize_video_features=True,
     )
     return S2VTForVideoCaptioning(config).eval(), processor
 
@@ -41,7 +46,9 @@ def test_extracted_features_equal_the_models_own_encoding(tiny_clips, captioner_
 
 def test_float16_storage(tiny_clips, captioner_and_processor):
     model, processor = captioner_and_processor
-    dataset = extract_video_features(tiny_clips["test"].select(range(2)), model.vision_model, processor, dtype="float16")
+    dataset = extract_video_features(
+        tiny_clips["test"].select(range(2)), model.vision_model, processor, dtype="float16"
+    )
     assert dataset.features["video_features"].dtype == "float16"
     assert "halffloat" in repr(dataset.data.schema.field("video_features").type)
 

@@ -30,12 +30,18 @@ from hf_vidcap.data.synthetic import (
     write_video,
 )
 
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Helpers: caption parsing and pixel measurements
 # ---------------------------------------------------------------------------------------------------------------------
 
-SHAPE_WORDS = {"circle": {"circle", "ball"}, "square": {"square", "box"}, "triangle": {"triangle"},
-               "diamond": {"diamond"}, "cross": {"cross"}}
+SHAPE_WORDS = {
+    "circle": {"circle", "ball"},
+    "square": {"square", "box"},
+    "triangle": {"triangle"},
+    "diamond": {"diamond"},
+    "cross": {"cross"},
+}
 SIZE_WORDS = {"small": {"small", "little"}, "large": {"large", "big"}}
 SPEED_WORDS = {"slow": {"slowly"}, "fast": {"quickly", "fast"}}
 # Checked in this order: "shows up" (appear) contains "up", "grows smaller" (shrink) contains "grows".
@@ -156,8 +162,13 @@ def test_captions_are_paraphrases_of_the_spec(specs):
         for caption in spec.captions:
             assert caption == caption.strip().lower() and "  " not in caption
             assert set(caption.split()) <= vocabulary
-            expected = {"colour": spec.colour, "shape": spec.shape, "size": spec.size, "action": spec.action,
-                        "speed": spec.speed}
+            expected = {
+                "colour": spec.colour,
+                "shape": spec.shape,
+                "size": spec.size,
+                "action": spec.action,
+                "speed": spec.speed,
+            }
             assert parse_caption(caption, config.colours) == expected, caption
 
 
@@ -193,8 +204,16 @@ def test_attribute_sets_are_configurable():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"height": 63}, {"width": 8}, {"num_frames": 2}, {"shapes": ("hexagon",)}, {"actions": ()},
-     {"speeds": ("slow", "slow")}, {"colours": {"red": (300, 0, 0)}}, {"num_captions": 0}],
+    [
+        {"height": 63},
+        {"width": 8},
+        {"num_frames": 2},
+        {"shapes": ("hexagon",)},
+        {"actions": ()},
+        {"speeds": ("slow", "slow")},
+        {"colours": {"red": (300, 0, 0)}},
+        {"num_captions": 0},
+    ],
 )
 def test_config_validation(kwargs):
     with pytest.raises(ValueError):
@@ -237,8 +256,17 @@ def test_all_shapes_have_equal_area():
     base = sample_clip_specs(1, seed=0)[0]
     areas = {}
     for shape in SHAPE_NAMES:
-        spec = dataclasses.replace(base, shape=shape, action="grow", start_center=(32.0, 32.0), end_center=(32.0, 32.0),
-                                   start_radius=12.0, end_radius=12.0, visible_from=0, visible_until=16)
+        spec = dataclasses.replace(
+            base,
+            shape=shape,
+            action="grow",
+            start_center=(32.0, 32.0),
+            end_center=(32.0, 32.0),
+            start_radius=12.0,
+            end_radius=12.0,
+            visible_from=0,
+            visible_until=16,
+        )
         frames = render_clip(spec)
         areas[shape] = (frames.max(-1) > 127).sum((1, 2))[0]
     for area in areas.values():  # pixel counts, so only up to the discretisation of the outline
@@ -246,7 +274,9 @@ def test_all_shapes_have_equal_area():
 
 
 def test_write_video_mpeg4(tmp_path):
-    frames = render_clip(sample_clip_specs(1, seed=2, config=SyntheticVideoConfig(height=32, width=48, num_frames=6))[0])
+    frames = render_clip(
+        sample_clip_specs(1, seed=2, config=SyntheticVideoConfig(height=32, width=48, num_frames=6))[0]
+    )
     path = tmp_path / "clip.mp4"
     write_video(frames, path, fps=5, codec="mpeg4")
     decoded = decode(path)
@@ -327,7 +357,9 @@ def test_render_is_deterministic(rendered, tmp_path):
         theirs = output_dir / "videos" / ours.name
         np.testing.assert_array_equal(decode(ours), decode(theirs))
         assert ours.read_bytes() == theirs.read_bytes()
-    assert (tmp_path / "again" / SYNTHETIC_CAPTIONS_NAME).read_bytes() == (output_dir / SYNTHETIC_CAPTIONS_NAME).read_bytes()
+    assert (tmp_path / "again" / SYNTHETIC_CAPTIONS_NAME).read_bytes() == (
+        output_dir / SYNTHETIC_CAPTIONS_NAME
+    ).read_bytes()
 
     other = render_synthetic_dataset(tmp_path / "other", split_sizes=(4, 0, 0), seed=1)
     assert other["train"]["captions"] != again["train"].select(range(4))["captions"]
@@ -434,7 +466,9 @@ def test_refuses_foreign_output_dir(tmp_path):
     # An existing empty folder is fine.
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert render_synthetic_dataset(empty, split_sizes=(1, 0, 1), height=16, width=16, num_frames=4)["test"].num_rows == 1
+    assert (
+        render_synthetic_dataset(empty, split_sizes=(1, 0, 1), height=16, width=16, num_frames=4)["test"].num_rows == 1
+    )
 
 
 def test_parallel_render_matches_serial(tmp_path):

@@ -4,10 +4,6 @@ own test file may subclass `VideoCaptioningModelTesterMixin` to add tests or ove
 from __future__ import annotations
 
 import dataclasses
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,35 +11,11 @@ from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 
 from hf_vidcap.modeling import RecurrentState, VideoCaptioningPreTrainedModel
 
+from ..helpers import run_without_hf_vidcap
+
+
 VOCAB_SIZE = 23
 BOS, EOS, PAD = 1, 2, 0
-
-# Prepended to code run in a fresh interpreter: `import hf_vidcap` (and any submodule) fails there.
-BLOCK_HF_VIDCAP = textwrap.dedent(
-    """
-    import importlib.abc, sys
-    class _BlockHfVidcap(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "hf_vidcap" or name.startswith("hf_vidcap."):
-                raise ImportError("hf_vidcap is not importable in this interpreter")
-    sys.meta_path.insert(0, _BlockHfVidcap())
-    """
-)
-
-
-def run_without_hf_vidcap(code: str, cwd: Path) -> subprocess.CompletedProcess:
-    """Run `code` in a new interpreter, offline, where hf_vidcap cannot be imported; fail the test on error."""
-    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(cwd / "hf_home"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-c", BLOCK_HF_VIDCAP + textwrap.dedent(code)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 class VideoCaptioningModelTesterMixin:
@@ -71,7 +43,9 @@ class VideoCaptioningModelTesterMixin:
         return self.model_class(config).eval()
 
     def get_inputs(self, model: VideoCaptioningPreTrainedModel, seed: int = 0) -> dict[str, torch.Tensor]:
-        return model.dummy_video_inputs(self.batch_size, self.num_frames, generator=torch.Generator().manual_seed(seed))
+        return model.dummy_video_inputs(
+            self.batch_size, self.num_frames, generator=torch.Generator().manual_seed(seed)
+        )
 
     def get_labels(self, seed: int = 0, length: int = 6) -> torch.Tensor:
         labels = torch.randint(4, VOCAB_SIZE, (self.batch_size, length), generator=torch.Generator().manual_seed(seed))
@@ -93,7 +67,9 @@ class VideoCaptioningModelTesterMixin:
         assert output.logits.shape == (self.batch_size, labels.shape[1], VOCAB_SIZE)
         assert torch.isfinite(output.loss)
         output.loss.backward()
-        missing = [name for name, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
+        missing = [
+            name for name, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())
+        ]
         assert not missing, f"parameters without gradient: {missing}"
 
     def test_loss_ignores_padding_and_matches_manual_cross_entropy(self):
@@ -185,7 +161,13 @@ class VideoCaptioningModelTesterMixin:
     def test_beam_search_with_cache_equals_without(self):
         model = self.get_model()
         inputs = self.get_inputs(model)
-        kwargs = {"num_beams": 4, "num_return_sequences": 2, "max_new_tokens": 8, "output_scores": True, "return_dict_in_generate": True}
+        kwargs = {
+            "num_beams": 4,
+            "num_return_sequences": 2,
+            "max_new_tokens": 8,
+            "output_scores": True,
+            "return_dict_in_generate": True,
+        }
         cached = model.generate(**inputs, use_cache=True, **kwargs)
         uncached = model.generate(**inputs, use_cache=False, **kwargs)
         assert cached.sequences.shape[0] == self.batch_size * 2

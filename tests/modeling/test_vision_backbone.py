@@ -6,14 +6,19 @@ from transformers import ResNetConfig, ResNetModel, ViTConfig
 
 from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning
 
+
 TINY_RESNET = dict(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
 
 
 def tiny_captioner(**overrides) -> S2VTForVideoCaptioning:
     torch.manual_seed(0)
     config = S2VTConfig(
-        vocab_size=20, frame_embedding_size=8, word_embedding_size=8, hidden_size=12,
-        vision_config=ResNetConfig(**TINY_RESNET), **overrides,
+        vocab_size=20,
+        frame_embedding_size=8,
+        word_embedding_size=8,
+        hidden_size=12,
+        vision_config=ResNetConfig(**TINY_RESNET),
+        **overrides,
     )
     return S2VTForVideoCaptioning(config).eval()
 
@@ -39,14 +44,21 @@ def test_pixels_give_the_same_captions_as_their_precomputed_features():
     model = tiny_captioner(vision_feature_pooling="grid", vision_feature_grid_size=2, frame_chunk_size=3)
     pixels, mask = frames()
     # Reference: the backbone run on each real frame alone.
-    expected = torch.stack([
-        torch.stack([
-            torch.nn.functional.adaptive_avg_pool2d(
-                model.vision_model.backbone(pixel_values=pixels[b, t : t + 1]).last_hidden_state, 2
-            ).flatten() if mask[b, t] else torch.zeros(64)
-            for t in range(4)
-        ]) for b in range(2)
-    ])
+    expected = torch.stack(
+        [
+            torch.stack(
+                [
+                    torch.nn.functional.adaptive_avg_pool2d(
+                        model.vision_model.backbone(pixel_values=pixels[b, t : t + 1]).last_hidden_state, 2
+                    ).flatten()
+                    if mask[b, t]
+                    else torch.zeros(64)
+                    for t in range(4)
+                ]
+            )
+            for b in range(2)
+        ]
+    )
     torch.testing.assert_close(model.vision_model(pixels, mask), expected, rtol=1e-4, atol=1e-5)
     from_pixels = model.generate(pixel_values_videos=pixels, video_attention_mask=mask, num_beams=3, max_new_tokens=5)
     from_features = model.generate(video_features=expected, video_attention_mask=mask, num_beams=3, max_new_tokens=5)
@@ -79,15 +91,24 @@ def test_from_vision_pretrained_keeps_the_backbone_weights(tmp_path):
         torch.testing.assert_close(model.vision_model.backbone.state_dict()[name], value)
     model.save_pretrained(tmp_path / "captioner")
     reloaded = S2VTForVideoCaptioning.from_pretrained(tmp_path / "captioner")
-    torch.testing.assert_close(reloaded.vision_model.backbone.embedder.embedder.convolution.weight,
-                               backbone.embedder.embedder.convolution.weight)
+    torch.testing.assert_close(
+        reloaded.vision_model.backbone.embedder.embedder.convolution.weight,
+        backbone.embedder.embedder.convolution.weight,
+    )
 
 
 def test_vit_backbone_with_cls_and_grid_pooling():
-    vit = ViTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=32, patch_size=8)
+    vit = ViTConfig(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=32, patch_size=8
+    )
     pixels, mask = frames()
     for pooling, grid, size in (("cls", 1, 16), ("grid", 2, 64), ("mean", 1, 16)):
-        config = S2VTConfig(vocab_size=20, hidden_size=8, vision_config=vit, vision_feature_pooling=pooling,
-                            vision_feature_grid_size=grid)
+        config = S2VTConfig(
+            vocab_size=20,
+            hidden_size=8,
+            vision_config=vit,
+            vision_feature_pooling=pooling,
+            vision_feature_grid_size=grid,
+        )
         model = S2VTForVideoCaptioning(config).eval()
         assert model.vision_model(pixels, mask).shape == (2, 4, size)

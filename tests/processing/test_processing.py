@@ -1,10 +1,6 @@
 """Tests of `VideoCaptioningProcessor`: inputs, labels, feature batching, decoding, saving and remote-code loading."""
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -18,6 +14,7 @@ from hf_vidcap.processing import (
     register_processing_auto_classes,
 )
 
+from ..helpers import run_without_hf_vidcap
 from .conftest import CAPTIONS
 
 
@@ -194,9 +191,6 @@ def test_save_and_load_with_auto_processor(processor, videos, tmp_path):
 
 
 REMOTE_CODE_SCRIPT = """
-import sys
-
-sys.modules["hf_vidcap"] = None  # the package cannot be imported: everything must come from the saved folder
 import numpy as np
 from transformers import AutoProcessor
 
@@ -212,18 +206,9 @@ np.savez(sys.argv[4], decoded=np.array(processor.batch_decode(batch["labels"])),
 def test_load_with_trust_remote_code_without_the_package(processor, videos, tmp_path):
     saved, output = tmp_path / "saved", tmp_path / "remote.npz"
     processor.save_pretrained(saved)
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HOME=str(tmp_path / "home"))
-    arguments = [str(saved), str(videos["counter"]), str(videos["short"]), str(output)]
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(REMOTE_CODE_SCRIPT), *arguments],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run_without_hf_vidcap(
+        REMOTE_CODE_SCRIPT, tmp_path, str(saved), str(videos["counter"]), str(videos["short"]), str(output)
     )
-    assert result.returncode == 0, result.stderr
     remote = np.load(output)
     expected = processor(videos=[videos["counter"], videos["short"]], text=["a man plays the guitar", "a dog runs"])
     assert sorted(remote.files) == sorted([*expected, "decoded"])
