@@ -3,8 +3,8 @@
     hf-vidcap caption VIDEO [VIDEO ...] --model DIR [--num-beams N] [--batch-size B]
     hf-vidcap demo --output DIR [--model s2vt] [--num-clips N] [--epochs E]
 
-Errors about the user's input (a missing or unreadable video, a folder that holds no model) are printed as one line
-on stderr with exit status 2, not as a Python traceback.
+Errors about the user's input (a missing or unreadable video, a folder that holds no model, a model that cannot read
+pixels) are printed as one line on stderr with exit status 2, not as a Python traceback.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from .processing import InvalidVideoError
 
 
 class InvalidInputError(ValueError):
@@ -91,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (InvalidInputError, InvalidVideoError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, FileExistsError, FileNotFoundError) as error:  # hf_vidcap.InvalidVideoError is a ValueError
         print(f"hf-vidcap {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

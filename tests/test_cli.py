@@ -1,7 +1,7 @@
 """The `hf-vidcap` command: captions printed per video, user errors as one line and exit status 2."""
 
+import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -72,6 +72,19 @@ def test_folder_without_a_model_is_reported(tmp_path, tiny_clips, capsys):
     assert "no config.json" in capsys.readouterr().err
 
 
+def test_model_without_a_vision_backbone_is_reported(tmp_path, tiny_clips, capsys):
+    config = S2VTConfig(
+        vocab_size=10, video_feature_size=4, hidden_size=8, frame_embedding_size=4, word_embedding_size=4
+    )
+    S2VTForVideoCaptioning(config).save_pretrained(tmp_path)
+    processor = VideoCaptioningProcessor.from_captions(["a b c"], feature_extractor=VideoCaptioningFeatureExtractor())
+    processor.save_pretrained(tmp_path)
+    assert main(["caption", tiny_clips["test"]["video_path"][0], "--model", str(tmp_path)]) == 2
+    assert "no vision backbone" in capsys.readouterr().err
+
+
 def test_console_script_is_installed():
-    result = subprocess.run([sys.executable, "-m", "hf_vidcap.cli", "--help"], capture_output=True, text=True)
+    executable = shutil.which("hf-vidcap")
+    assert executable, "the hf-vidcap console script is not on PATH (pip install -e . installs it)"
+    result = subprocess.run([executable, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "caption" in result.stdout and "demo" in result.stdout

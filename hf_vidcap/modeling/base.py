@@ -113,6 +113,12 @@ class RecurrentState:
         """A new state with `tensors` replaced and `num_new_tokens` more tokens seen (this one is left unchanged)."""
         return RecurrentState(self.seen_tokens + num_new_tokens, **{**self.tensors, **tensors})
 
+    def repeat_interleave(self, repeats: int) -> RecurrentState:
+        """A new state whose every row is repeated `repeats` times in place (rows `0, 0, ..., 1, 1, ...`), as
+        `generate()` lays out beams and returned sequences."""
+        tensors = {name: tensor.repeat_interleave(repeats, dim=0) for name, tensor in self.tensors.items()}
+        return RecurrentState(self.seen_tokens, **tensors)
+
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         """Keep the rows `beam_idx` picks, in place (called by beam search after every step)."""
         for name, tensor in self.tensors.items():
@@ -425,6 +431,20 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         )
         return output if return_dict else output.to_tuple()
 
+    def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
+        """Encode each video once into the state decoding starts from. `generate()` has already repeated every video
+        for its beams (or returned sequences); the repeats share one encoding instead of each reading the video."""
+        if not generation_config.use_cache or model_kwargs.get("past_key_values") is not None:
+            return
+        repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
+        video = {
+            name: model_kwargs.pop(name)[::repeats]
+            for name in ("video_features", "pixel_values_videos", "video_attention_mask")
+            if model_kwargs.get(name) is not None
+        }
+        state = self.encode_video(*self.get_video_features(**video))
+        model_kwargs["past_key_values"] = state.repeat_interleave(repeats)
+
     def prepare_inputs_for_generation(
         self,
         input_ids: torch.LongTensor,
@@ -436,11 +456,12 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         output_attentions: bool | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """With a state, feed only the newest token (the video is already in the state); without one (first step, or
-        `use_cache=False`), feed the whole sequence and the video so that `forward` recomputes everything."""
+        """With a state, feed the tokens it has not consumed yet (the video is already in it); without one
+        (`use_cache=False`), feed the whole sequence and the video so that `forward` recomputes everything."""
         inputs: dict[str, Any] = {"use_cache": use_cache, "output_attentions": output_attentions}
         if past_key_values is not None:
-            return {**inputs, "input_ids": input_ids[:, -1:], "past_key_values": past_key_values}
+            new_tokens = input_ids[:, past_key_values.get_seq_length() :]
+            return {**inputs, "input_ids": new_tokens, "past_key_values": past_key_values}
         return {
             **inputs,
             "input_ids": input_ids,

@@ -174,6 +174,26 @@ class VideoCaptioningModelTesterMixin:
         assert torch.equal(cached.sequences, uncached.sequences)
         torch.testing.assert_close(cached.sequences_scores, uncached.sequences_scores)
 
+    def test_each_video_is_encoded_once_however_many_beams(self, monkeypatch):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        encoded_batch_sizes = []
+        encode_video = model.encode_video
+        monkeypatch.setattr(
+            model, "encode_video", lambda f, m: encoded_batch_sizes.append(f.shape[0]) or encode_video(f, m)
+        )
+        model.generate(**inputs, num_beams=4, num_return_sequences=2, max_new_tokens=4)
+        assert encoded_batch_sizes == [self.batch_size]
+
+    def test_generation_continues_a_given_prefix(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        prefix = torch.tensor([[BOS, 5, 6]] * self.batch_size)
+        kwargs = {"input_ids": prefix, "num_beams": 3, "max_new_tokens": 5}
+        cached = model.generate(**inputs, **kwargs)
+        assert torch.equal(cached[:, :3], prefix)
+        assert torch.equal(cached, model.generate(**inputs, use_cache=False, **kwargs))
+
     def test_beam_search_depends_on_reordering_the_state(self, monkeypatch):
         """The equivalence above has teeth: a state that is not reordered gives different beams."""
         model = self.get_model()
