@@ -18,12 +18,13 @@ available as an `evaluate` module that loads offline:
 
 from pathlib import Path
 
+from ..processing.tokenization import normalize_caption
 from .bleu_metric import bleu
 from .caption_metrics import METRIC_NAMES, compute_caption_metrics
 from .cider_metric import cider_d
 from .meteor_metric import MeteorUnavailableError, find_meteor_jar, meteor
 from .rouge_metric import rouge_l
-from .text import count_ngrams, normalize_caption, validate_caption_inputs
+from .text import count_ngrams, validate_caption_inputs
 
 
 # The script of the `evaluate` module of these metrics: `evaluate.load(EVALUATE_METRIC_PATH)` loads it offline.

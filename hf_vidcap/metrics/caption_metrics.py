@@ -5,11 +5,12 @@ The coco-caption metric suite in one call: BLEU-1..4, METEOR, ROUGE-L and CIDEr-
 import warnings
 from collections.abc import Sequence
 
+from ..processing.tokenization import normalize_caption
 from . import meteor_metric
 from .bleu_metric import bleu
 from .cider_metric import cider_d
 from .rouge_metric import rouge_l
-from .text import normalize_caption, validate_caption_inputs
+from .text import validate_caption_inputs
 
 
 METRIC_NAMES = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
@@ -35,7 +36,7 @@ def compute_caption_metrics(
         references (`Sequence[Sequence[str]]`):
             The reference captions of each clip, at least one per clip, in the order of `predictions`.
         normalize (`bool`, *optional*, defaults to `True`):
-            Whether to lower-case the captions and delete their punctuation first (see [`normalize_caption`]).
+            Whether to normalize the captions first as the word-level tokenizer does (see [`normalize_caption`]).
             Without it, captions are only split on whitespace.
         meteor (`bool`, *optional*, defaults to `True`):
             Whether to compute METEOR, which takes a few seconds to start Java; `False` reports it as `None`.

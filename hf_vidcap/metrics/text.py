@@ -1,37 +1,14 @@
 """
-Text handling shared by the caption metrics: caption normalization, n-gram counting and input validation.
+Text handling shared by the caption metrics: n-gram counting and input validation.
 
 The scorers of this package work on captions that are already tokenized, the way coco-caption expects them: a caption
-is a string whose tokens are separated by whitespace. [`normalize_caption`] produces such strings from raw text.
+is a string whose tokens are separated by whitespace. `hf_vidcap.processing.normalize_caption`, the
+word-level tokenizer's own normalization, produces such strings from raw text, so references meet generated captions
+on the same words.
 """
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-
-
-_APOSTROPHES = re.compile("['\u2019]")
-# Everything that is neither a letter, a digit nor whitespace (`\w` includes the underscore: punctuation here).
-_NON_WORD_CHARACTERS = re.compile(r"[^\w\s]|_")
-
-
-def normalize_caption(caption: str) -> str:
-    """
-    Normalizes a caption exactly as the word-level caption tokenizer of `hf_vidcap.processing` does: Unicode NFKC,
-    lower case, apostrophes deleted, any other punctuation turned into a space, whitespace collapsed, so that
-    `"A man's guitar-playing!"` becomes `"a mans guitar playing"`. Generated captions and references then meet on the
-    same words (and MSVD's `"man's"` -> `"mans"` convention is kept).
-
-    Args:
-        caption (`str`):
-            The raw caption.
-
-    Returns:
-        `str`: The normalized caption, its words separated by single spaces (empty when no word is left).
-    """
-    text = _APOSTROPHES.sub("", unicodedata.normalize("NFKC", caption).lower())
-    return " ".join(_NON_WORD_CHARACTERS.sub(" ", text).split())
 
 
 def count_ngrams(tokens: Sequence[str], max_order: int) -> Counter[tuple[str, ...]]:
