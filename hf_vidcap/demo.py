@@ -127,7 +127,7 @@ def run_demo(args: DemoArguments) -> dict:
 
     print("[3/6] Extracting frame features once with the frozen backbone (datasets.map into Arrow)")
     features = {
-        split: extract_video_features(dataset, model.vision_model, processor) for split, dataset in clips.items()
+        split: extract_video_features(clips[split], model.vision_model, processor) for split in ("train", "test")
     }
 
     model.set_video_feature_statistics(*video_feature_statistics(features["train"]))
