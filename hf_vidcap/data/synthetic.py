@@ -658,6 +658,7 @@ def write_video(
     bit_rate: int = 1_000_000,
     pix_fmt: str = "yuv420p",
     container_format: str | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> None:
     """Encodes RGB frames into a video file with PyAV.
 
@@ -681,6 +682,8 @@ def write_video(
             Pixel format of the encoded stream.
         container_format (`str`, *optional*):
             Container format name (e.g. `"mp4"`), for paths whose extension does not tell it.
+        container_options (`dict[str, str]`, *optional*):
+            Options of the container muxer, e.g. `{"movflags": "faststart"}` to put an mp4's index first.
     """
     import av
 
@@ -690,7 +693,7 @@ def write_video(
     if codec not in av.codecs_available:
         raise ValueError(f"Codec {codec!r} is not available in this PyAV build.")
     _, height, width, _ = frames.shape
-    with av.open(os.fspath(path), mode="w", format=container_format) as container:
+    with av.open(os.fspath(path), mode="w", format=container_format, options=container_options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.codec_context.thread_count = 1

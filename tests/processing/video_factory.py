@@ -11,6 +11,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from hf_vidcap.data.synthetic import write_video as encode_video
+
 
 FRAME_RATE = 24
 SIZE = 32
@@ -40,13 +42,9 @@ def write_video(
     path: Path, frames: np.ndarray, container_format: str | None = None, container_options: dict | None = None
 ) -> Path:
     """Encodes uint8 RGB frames `[T, H, W, 3]` losslessly with x264 at `FRAME_RATE` frames per second."""
-    with av.open(str(path), "w", format=container_format, options=container_options or {}) as container:
-        stream = container.add_stream("libx264", rate=FRAME_RATE, options={"crf": "0"})
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
+    encode_video(
+        frames, path, fps=FRAME_RATE, crf=0, container_format=container_format, container_options=container_options
+    )
     return path
 
 
