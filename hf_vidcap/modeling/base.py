@@ -471,12 +471,17 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         }
 
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
-        """Save as [`PreTrainedModel.save_pretrained`]; a folder of a model whose class was registered with
-        `register_for_auto_class()` also loads with `AutoModelForImageTextToText` under `trust_remote_code=True`."""
+        """Save as [`PreTrainedModel.save_pretrained`]. The code files are copied next to the weights and the
+        config's `auto_map` names this class for `AutoModel` and `AutoModelForImageTextToText` alike, so the folder
+        loads with either under `trust_remote_code=True`."""
+        if self._auto_class is not None:
+            # Saving adds the `AutoModel` entry as `<module file>.<class>`; the captioning Auto class gets the same.
+            code_name = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
+            self.config.auto_map = {
+                **(getattr(self.config, "auto_map", None) or {}),
+                "AutoModelForImageTextToText": code_name,
+            }
         super().save_pretrained(save_directory, *args, **kwargs)
-        if self._auto_class is not None and getattr(self.config, "auto_map", None):
-            self.config.auto_map.setdefault("AutoModelForImageTextToText", self.config.auto_map[self._auto_class])
-            self.config.save_pretrained(save_directory)
 
     @classmethod
     def from_vision_pretrained(
