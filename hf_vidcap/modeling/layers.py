@@ -1,8 +1,8 @@
 """Blocks shared by two or more captioning architectures.
 
 Everything here is architecture-agnostic: a frame encoder that turns pixels into one feature vector per frame with
-any transformers vision model, and small tensor helpers over padded frame sequences. An architecture-specific block
-lives in that architecture's own file.
+any transformers vision model, additive attention over a masked set (frames in time, regions in space), and small
+tensor helpers over padded frame sequences. An architecture-specific block lives in that architecture's own file.
 """
 
 from __future__ import annotations
@@ -132,3 +132,50 @@ class FrameFeatureEncoder(nn.Module):
         features = pooled.new_zeros(batch_size * num_frames, pooled.shape[-1])
         features[real] = pooled
         return features.view(batch_size, num_frames, -1)
+
+
+class AdditiveAttention(nn.Module):
+    r"""Additive (Bahdanau) attention of a query over a masked set of keys: frames in time, or regions in space.
+
+    $e_i = w^\top \tanh(W_q q + U k_i + b)$, $\alpha = \mathrm{softmax}(e)$ over the unmasked keys (masked keys get
+    weight exactly 0), and the context is $\sum_i \alpha_i v_i$. The key projection $U k_i + b$ depends on the video
+    only, so a decoder computes it once with [`~AdditiveAttention.project_keys`] and reuses it at every word step.
+
+    Any leading dimensions are allowed, as long as query, keys, values and mask agree on them.
+
+    Args:
+        query_size (`int`): size of the query (e.g. the decoder's previous hidden state).
+        key_size (`int`): size of each key (e.g. one frame's features).
+        attention_size (`int`): size of the space in which query and keys are added.
+    """
+
+    def __init__(self, query_size: int, key_size: int, attention_size: int) -> None:
+        super().__init__()
+        self.key_projection = nn.Linear(key_size, attention_size)
+        self.query_projection = nn.Linear(query_size, attention_size, bias=False)
+        self.score = nn.Linear(attention_size, 1, bias=False)
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """`(..., num_keys, key_size)` -> `(..., num_keys, attention_size)`: the query-independent half."""
+        return self.key_projection(keys)
+
+    def forward(
+        self, query: torch.Tensor, projected_keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attend once.
+
+        Args:
+            query (`torch.Tensor` of shape `(..., query_size)`).
+            projected_keys (`torch.Tensor` of shape `(..., num_keys, attention_size)`): from `project_keys`.
+            values (`torch.Tensor` of shape `(..., num_keys, value_size)`): what the context averages (often the keys).
+            mask (`torch.Tensor` of shape `(..., num_keys)`): 1 for keys to attend to, 0 for padding. Every row needs
+                at least one 1.
+
+        Returns:
+            `tuple(torch.Tensor, torch.Tensor)`: the context `(..., value_size)` and the weights `(..., num_keys)`,
+            which sum to 1 over the unmasked keys.
+        """
+        energy = self.score(torch.tanh(projected_keys + self.query_projection(query).unsqueeze(-2))).squeeze(-1)
+        weights = energy.masked_fill(~mask.bool(), float("-inf")).softmax(dim=-1)
+        context = (weights.unsqueeze(-2) @ values).squeeze(-2)
+        return context, weights
