@@ -9,6 +9,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 from .base import RecurrentState, VideoCaptioningConfig, VideoCaptioningOutput, VideoCaptioningPreTrainedModel
 from .mean_pool import MeanPoolConfig, MeanPoolForVideoCaptioning
 from .s2vt import S2VTConfig, S2VTForVideoCaptioning
+from .sa_lstm import SALSTMConfig, SALSTMForVideoCaptioning
 
 
 ARCHITECTURES: dict[str, type[VideoCaptioningPreTrainedModel]] = {}
@@ -43,6 +44,7 @@ def get_architecture(name: str) -> type[VideoCaptioningPreTrainedModel]:
 
 register_architecture(S2VTForVideoCaptioning)
 register_architecture(MeanPoolForVideoCaptioning)
+register_architecture(SALSTMForVideoCaptioning)
 
 __all__ = [
     "ARCHITECTURES",
@@ -51,6 +53,8 @@ __all__ = [
     "RecurrentState",
     "S2VTConfig",
     "S2VTForVideoCaptioning",
+    "SALSTMConfig",
+    "SALSTMForVideoCaptioning",
     "VideoCaptioningConfig",
     "VideoCaptioningOutput",
     "VideoCaptioningPreTrainedModel",
