@@ -28,7 +28,7 @@ setup(
         # The coco-caption reference implementation: METEOR 1.5 (needs Java) is taken from it.
         "meteor": ["pycocoevalcap>=1.2"],
         "plot": ["matplotlib"],
-        "test": ["pytest>=8", "pycocoevalcap>=1.2"],
+        "test": ["pytest>=8", "pycocoevalcap>=1.2", "matplotlib"],
         "dev": ["pytest>=8", "pycocoevalcap>=1.2", "ruff", "matplotlib"],
     },
     entry_points={"console_scripts": ["hf-vidcap=hf_vidcap.cli:main"]},

@@ -1,11 +1,23 @@
-"""`hf-vidcap caption VIDEO [VIDEO ...] --model DIR [--num-beams N] [--batch-size B]`: one caption per video."""
+"""`hf-vidcap caption VIDEO [VIDEO ...] --model DIR [--num-beams N] [--batch-size B] [--attention-plot PATH]`.
+
+Prints one caption per video. With `--attention-plot PATH` (one video, a model that attends over frames such as
+sa_lstm), the picture of each word's attention over the sampled frames is also saved to PATH, a new file whose
+extension names the format (png, pdf, svg, ...).
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import InvalidInputError
+
+
+if TYPE_CHECKING:
+    from ..modeling import VideoCaptioningPreTrainedModel
+    from ..processing import VideoCaptioningProcessor
 
 
 def caption_command(args: argparse.Namespace) -> None:
@@ -15,6 +27,8 @@ def caption_command(args: argparse.Namespace) -> None:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
+    if args.attention_plot is not None:
+        check_attention_plot_path(args.attention_plot, args.videos)
     model_dir = Path(args.model)
     if not (model_dir / "config.json").is_file():
         raise InvalidInputError(
@@ -22,6 +36,9 @@ def caption_command(args: argparse.Namespace) -> None:
         )
     processor = AutoProcessor.from_pretrained(model_dir)
     model = AutoModel.from_pretrained(model_dir).eval()
+    if args.attention_plot is not None:
+        save_attention_plot(model, processor, args.videos[0], Path(args.attention_plot), args.num_beams)
+        return
     for start in range(0, len(args.videos), args.batch_size):
         videos = args.videos[start : start + args.batch_size]
         inputs = processor(videos=videos, return_tensors="pt")
@@ -31,10 +48,54 @@ def caption_command(args: argparse.Namespace) -> None:
             print(f"{video}\t{caption}" if len(args.videos) > 1 else caption)
 
 
+def check_attention_plot_path(path: str, videos: list[str]) -> None:
+    """Fail before any work for a plot that could not be written: several videos, an existing file (never
+    overwritten), a missing folder, an image format matplotlib cannot write, or no matplotlib."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError as error:
+        raise InvalidInputError('--attention-plot needs matplotlib: pip install "hf-vidcap[plot]"') from error
+    formats = FigureCanvasBase.get_supported_filetypes()
+    target = Path(path)
+    if len(videos) != 1:
+        raise InvalidInputError(f"--attention-plot draws one video: pass a single video, not {len(videos)}.")
+    if target.exists():
+        raise InvalidInputError(f"--attention-plot {path}: the file exists and is not overwritten; choose a new path.")
+    if not target.parent.is_dir():
+        raise InvalidInputError(f"--attention-plot {path}: the folder {target.parent} does not exist.")
+    if target.suffix.lstrip(".").lower() not in formats:
+        raise InvalidInputError(
+            f"--attention-plot {path}: unknown image format {target.suffix or '(no extension)'!r}; "
+            f"use one of {', '.join('.' + name for name in sorted(formats))}."
+        )
+
+
+def save_attention_plot(
+    model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor, video: str, path: Path, num_beams: int
+) -> None:
+    """Caption `video`, print the caption, and write the plot of each word's attention over its frames to `path`."""
+    from ..visualization import caption_with_attention, plot_attention
+
+    result = caption_with_attention(model, processor, video, num_beams=num_beams)
+    plot = plot_attention(
+        result.frames, result.words, result.temporal_attention, title=f"{Path(video).name}: {result.caption}"
+    )
+    image = io.BytesIO()
+    plot.figure.savefig(image, format=path.suffix.lstrip(".").lower(), dpi=100)
+    with open(path, "xb") as file:  # "x": never replace a file that appeared meanwhile
+        file.write(image.getvalue())
+    print(result.caption)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     caption = commands.add_parser("caption", help="caption video files with a saved model")
     caption.add_argument("videos", nargs="+", help="video files")
     caption.add_argument("--model", required=True, help="folder with a saved model and processor")
     caption.add_argument("--num-beams", type=int, default=5, help="beams for beam search (1 = greedy)")
     caption.add_argument("--batch-size", type=int, default=8, help="videos captioned at once")
+    caption.add_argument(
+        "--attention-plot",
+        metavar="PATH",
+        help="also save each word's attention over the sampled frames to this new image file (one video; sa_lstm, ...)",
+    )
     caption.set_defaults(handler=caption_command)
