@@ -5,10 +5,13 @@ and plugs the model into `generate()`.
 An architecture subclasses [`VideoCaptioningConfig`] and [`VideoCaptioningPreTrainedModel`] and implements two
 methods: `encode_video` (frame features -> initial [`RecurrentState`]) and `decode` (token ids + state -> logits +
 new state). Teacher-forced training, cached step-by-step generation, beam search and the loss then come for free.
+An architecture that reads more than one stream of video features (3-D clip features, region features, ...) declares
+them as [`VideoStream`]s; the base class validates, standardizes and carries them like the frame features.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -88,6 +91,51 @@ class VideoCaptioningConfig(PreTrainedConfig):
             )
 
 
+@dataclass(frozen=True)
+class VideoStream:
+    """An extra stream of precomputed video features an architecture reads beside `video_features`, time-aligned with
+    the frames and masked by the same `video_attention_mask`. Its name is a keyword argument of `forward()` and
+    `generate()`.
+
+    Step `j` of the stream covers frames `j * frame_stride` to `(j + 1) * frame_stride - 1` and is real when the first
+    of them is: a stream with `frame_stride=1` has one step per frame, one with `frame_stride=3` one step per 3 frames
+    (`ceil(num_frames / 3)` steps).
+
+    Args:
+        name (`str`): the input name, ending with `_features` (e.g. `"clip_features"`).
+        feature_size (`int`): length of the last axis.
+        frame_stride (`int`, *optional*, defaults to 1): frames per step.
+        num_regions (`int`, *optional*): if given, every step holds this many feature vectors (regions of a frame),
+            an axis before the features.
+    """
+
+    name: str
+    feature_size: int
+    frame_stride: int = 1
+    num_regions: int | None = None
+
+    def shape(self, batch_size: int, num_frames: int) -> tuple[int, ...]:
+        """The padded shape of the stream for `batch_size` videos of `num_frames` frames."""
+        regions = () if self.num_regions is None else (self.num_regions,)
+        return (batch_size, math.ceil(num_frames / self.frame_stride), *regions, self.feature_size)
+
+    @property
+    def layout(self) -> str:
+        steps = "num_frames" if self.frame_stride == 1 else f"ceil(num_frames / {self.frame_stride})"
+        regions = "" if self.num_regions is None else " num_regions,"
+        return f"(batch_size, {steps},{regions} feature_size)"
+
+    def step_mask(self, video_attention_mask: torch.Tensor) -> torch.Tensor:
+        """`(batch_size, num_steps)`: 1 for the steps whose first frame is real."""
+        return video_attention_mask[:, :: self.frame_stride]
+
+    @property
+    def statistics_names(self) -> tuple[str, str]:
+        """Names of the standardization buffers (`config.standardize_video_features`) of this stream."""
+        prefix = self.name.removesuffix("_features")
+        return f"{prefix}_feature_mean", f"{prefix}_feature_std"
+
+
 class RecurrentState:
     """The recurrent state carried between generation steps, in a form beam search can reorder.
 
@@ -132,6 +180,11 @@ class RecurrentState:
         return next(iter(self.tensors.values())).shape[0]
 
 
+def _expand_step_mask(step_mask: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """A `(batch_size, num_steps)` mask as `values.dtype`, with trailing axes of size 1 to broadcast over `values`."""
+    return step_mask.to(values.dtype).view(*step_mask.shape, *[1] * (values.dim() - 2))
+
+
 def to_layer_first(state: torch.Tensor) -> torch.Tensor:
     """`(batch, layers, hidden)` as kept in a [`RecurrentState`] -> `(layers, batch, hidden)` as `nn.LSTM` wants."""
     return state.transpose(0, 1).contiguous()
@@ -156,13 +209,14 @@ class VideoCaptioningOutput(ModelOutput):
             The recurrent state after the last input token; pass it back to continue decoding.
         attentions (`torch.FloatTensor` of shape `(batch_size, sequence_length, num_frames)`, *optional*):
             Attention weights over the frames at every word step, for architectures that attend
-            (returned when `output_attentions=True`).
+            (returned when `output_attentions=True`). Architectures with several attentions return a [`ModelOutput`]
+            of them instead (e.g. [`G2LAttentions`]).
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     past_key_values: RecurrentState | None = None
-    attentions: torch.FloatTensor | None = None
+    attentions: torch.FloatTensor | ModelOutput | None = None
 
 
 class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
@@ -170,10 +224,13 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
 
     Subclasses set `config_class` and implement:
 
-    - `encode_video(video_features, video_attention_mask) -> RecurrentState`: read the (validated, padded) frame
-      features and return the state the decoder starts from;
+    - `encode_video(video_features, video_attention_mask, **streams) -> RecurrentState`: read the (validated, padded)
+      frame features, and the extra streams the architecture declares, and return the state the decoder starts from;
     - `decode(input_ids, state, output_attentions) -> (logits, state, attentions)`: consume a whole sequence of word ids
       (teacher forcing, in whole-sequence recurrent calls) or a single one (generation) and return the new state.
+
+    An architecture reading more streams than the frame features overrides `video_streams()` (and, to compute them
+    from pixels, `encode_pixel_streams()`).
     """
 
     config_class: ClassVar[type[VideoCaptioningConfig]] = VideoCaptioningConfig
@@ -197,8 +254,10 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             else None
         )
         if config.standardize_video_features:
-            self.register_buffer("video_feature_mean", torch.zeros(config.video_feature_size))
-            self.register_buffer("video_feature_std", torch.ones(config.video_feature_size))
+            for stream in self._all_streams():
+                mean_name, std_name = stream.statistics_names
+                self.register_buffer(mean_name, torch.zeros(stream.feature_size))
+                self.register_buffer(std_name, torch.ones(stream.feature_size))
         self.generation_config.max_new_tokens = config.max_caption_length
 
     @classmethod
@@ -227,8 +286,34 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
 
     # ------------------------------------------------------------------ architecture interface
 
-    def encode_video(self, video_features: torch.Tensor, video_attention_mask: torch.Tensor) -> RecurrentState:
+    def encode_video(
+        self, video_features: torch.Tensor, video_attention_mask: torch.Tensor, **streams: torch.Tensor
+    ) -> RecurrentState:
         raise NotImplementedError(f"{type(self).__name__} must implement `encode_video`.")
+
+    def video_streams(self) -> tuple[VideoStream, ...]:
+        """The extra video inputs this model reads beside `video_features` (none by default). May depend on the
+        config (an ablation that reads fewer streams declares fewer)."""
+        return ()
+
+    def encode_pixel_streams(
+        self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor, names: list[str]
+    ) -> dict[str, torch.Tensor]:
+        """Compute the extra streams `names` from frames, for `pixel_values_videos` inputs that come without them.
+
+        Args:
+            pixel_values_videos (`torch.Tensor` of shape `(batch_size, num_frames, 3, height, width)`): the frames.
+            video_attention_mask (`torch.Tensor` of shape `(batch_size, num_frames)`): their (validated) mask.
+            names (`list[str]`): the streams to compute.
+
+        Returns:
+            `dict[str, torch.Tensor]`: one padded tensor per name. By default nothing can be computed: the error says
+            to pass them precomputed.
+        """
+        raise ValueError(
+            f"{type(self).__name__} cannot compute {', '.join(f'`{name}`' for name in names)} from "
+            "`pixel_values_videos`: pass precomputed features."
+        )
 
     def decode(
         self, input_ids: torch.LongTensor, state: RecurrentState, output_attentions: bool = False
@@ -248,12 +333,16 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             generator (`torch.Generator`, *optional*): random generator, for reproducible inputs.
 
         Returns:
-            `dict` with `video_features` and `video_attention_mask`.
+            `dict` with `video_features`, `video_attention_mask` and every stream of `video_streams()`, zero on padding.
         """
         features = torch.randn(batch_size, num_frames, self.config.video_feature_size, generator=generator)
         lengths = torch.tensor([max(1, num_frames - i % 3) for i in range(batch_size)])
         mask = (torch.arange(num_frames)[None, :] < lengths[:, None]).long()
-        return {"video_features": features * mask[..., None], "video_attention_mask": mask}
+        inputs = {"video_features": features * mask[..., None], "video_attention_mask": mask}
+        for stream in self.video_streams():
+            values = torch.randn(stream.shape(batch_size, num_frames), generator=generator)
+            inputs[stream.name] = values * _expand_step_mask(stream.step_mask(mask), values)
+        return inputs
 
     def get_video_features(
         self,
@@ -326,27 +415,98 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 f"`video_features` has feature size {video_features.shape[-1]} (shape {tuple(video_features.shape)}) "
                 f"but this model expects {self.config.video_feature_size} (`config.video_feature_size`)."
             )
-        video_features = video_features.to(self.dtype)
-        if self.config.standardize_video_features:
-            standardized = (video_features - self.video_feature_mean) / self.video_feature_std
-            video_features = standardized * video_attention_mask[..., None].to(self.dtype)
+        video_features = self._standardize(self._all_streams()[0], video_features.to(self.dtype), video_attention_mask)
         return video_features, video_attention_mask
 
-    def set_video_feature_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+    def get_video_inputs(
+        self,
+        video_features: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_attention_mask: torch.Tensor | None = None,
+        **streams: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Validate every video input, the frame features as [`~VideoCaptioningPreTrainedModel.get_video_features`]
+        does and each stream of `video_streams()` against their shape, and return them as `encode_video` takes them.
+
+        Args:
+            video_features, pixel_values_videos, video_attention_mask:
+                As for [`~VideoCaptioningPreTrainedModel.get_video_features`].
+            **streams (`torch.Tensor`):
+                The extra streams, by name (e.g. `clip_features`). With `pixel_values_videos`, those not given are
+                computed from the frames by `encode_pixel_streams`.
+
+        Returns:
+            `dict[str, torch.Tensor]`: `video_features`, `video_attention_mask` and every declared stream.
+
+        Raises:
+            `ValueError`: naming the input and what is wrong with it.
+        """
+        video_features, video_attention_mask = self.get_video_features(
+            video_features, pixel_values_videos, video_attention_mask
+        )
+        declared = self.video_streams()
+        missing = [stream.name for stream in declared if streams.get(stream.name) is None]
+        if missing and pixel_values_videos is not None:
+            streams = {**streams, **self.encode_pixel_streams(pixel_values_videos, video_attention_mask, missing)}
+        elif missing:
+            raise ValueError(
+                f"{type(self).__name__} also reads {', '.join(f'`{name}`' for name in missing)}: pass "
+                f"{'it' if len(missing) == 1 else 'them'} with `video_features` (see `model.video_streams()`)."
+            )
+        inputs = {"video_features": video_features, "video_attention_mask": video_attention_mask}
+        batch_size, num_frames = video_attention_mask.shape
+        for stream in declared:
+            values, expected = streams[stream.name], stream.shape(batch_size, num_frames)
+            if not isinstance(values, torch.Tensor) or tuple(values.shape) != expected:
+                shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+                raise ValueError(
+                    f"`{stream.name}` must have shape {stream.layout} = {expected} for {batch_size} videos of "
+                    f"{num_frames} frames, got {shape}."
+                )
+            inputs[stream.name] = self._standardize(stream, values.to(self.dtype), video_attention_mask)
+        return inputs
+
+    def _all_streams(self) -> tuple[VideoStream, ...]:
+        """The frame features as a stream, then the extra streams."""
+        return (VideoStream("video_features", self.config.video_feature_size), *self.video_streams())
+
+    def _standardize(
+        self, stream: VideoStream, values: torch.Tensor, video_attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """`(values - mean) / std` with the stream's saved statistics, zero on padding (identity when disabled)."""
+        if not self.config.standardize_video_features:
+            return values
+        mean_name, std_name = stream.statistics_names
+        standardized = (values - getattr(self, mean_name)) / getattr(self, std_name)
+        return standardized * _expand_step_mask(stream.step_mask(video_attention_mask), values)
+
+    def set_video_feature_statistics(
+        self, mean: torch.Tensor, std: torch.Tensor, input_name: str = "video_features"
+    ) -> None:
         """Set the per-dimension statistics used by `config.standardize_video_features` (see
         [`hf_vidcap.data.video_feature_statistics`] to compute them over a feature dataset).
 
         Args:
-            mean (`torch.Tensor` of shape `(video_feature_size,)`): mean of the training frame features.
-            std (`torch.Tensor` of shape `(video_feature_size,)`): their standard deviation (clamped away from 0).
+            mean (`torch.Tensor` of shape `(feature_size,)`): mean of the training features.
+            std (`torch.Tensor` of shape `(feature_size,)`): their standard deviation (clamped away from 0).
+            input_name (`str`, *optional*, defaults to `"video_features"`): the stream they belong to (one of
+                `video_streams()` for architectures that read several).
         """
         if not self.config.standardize_video_features:
             raise ValueError("This model was built with `standardize_video_features=False`; it keeps no statistics.")
-        expected = (self.config.video_feature_size,)
+        streams = {stream.name: stream for stream in self._all_streams()}
+        if input_name not in streams:
+            raise ValueError(f"{type(self).__name__} has no input `{input_name}`; it reads {', '.join(streams)}.")
+        stream = streams[input_name]
+        expected = (stream.feature_size,)
         if tuple(mean.shape) != expected or tuple(std.shape) != expected:
-            raise ValueError(f"Statistics must have shape {expected}, got {tuple(mean.shape)} and {tuple(std.shape)}.")
-        self.video_feature_mean.copy_(mean)
-        self.video_feature_std.copy_(std.clamp(min=1e-6))
+            raise ValueError(
+                f"Statistics of `{input_name}` must have shape {expected}, got {tuple(mean.shape)} and "
+                f"{tuple(std.shape)}."
+            )
+        mean_name, std_name = stream.statistics_names
+        getattr(self, mean_name).copy_(mean)
+        getattr(self, std_name).copy_(std.clamp(min=1e-6))
 
     def shift_tokens_right(self, labels: torch.LongTensor) -> torch.LongTensor:
         """Decoder inputs for teacher forcing: `<bos>` followed by the labels, -100 replaced by `<pad>`."""
@@ -390,6 +550,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             num_items_in_batch (`int`, *optional*):
                 Number of label tokens across the whole (accumulated) batch; the loss is then a sum divided by it,
                 as `Trainer` expects for exact gradient accumulation.
+            **kwargs:
+                The extra video streams the architecture reads, by name (see `video_streams()`; e.g. `clip_features`).
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         use_cache = use_cache if use_cache is not None else not self.training
@@ -401,10 +563,10 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             raise ValueError("`input_ids` is empty: start decoding with at least the `<bos>` token.")
 
         if past_key_values is None:
-            video_features, video_attention_mask = self.get_video_features(
-                video_features, pixel_values_videos, video_attention_mask
+            streams = {stream.name: kwargs[stream.name] for stream in self.video_streams() if stream.name in kwargs}
+            past_key_values = self.encode_video(
+                **self.get_video_inputs(video_features, pixel_values_videos, video_attention_mask, **streams)
             )
-            past_key_values = self.encode_video(video_features, video_attention_mask)
         elif past_key_values.batch_size != input_ids.shape[0]:
             raise ValueError(
                 f"`past_key_values` holds {past_key_values.batch_size} videos but `input_ids` has {input_ids.shape[0]} rows."
@@ -439,11 +601,19 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
         video = {
             name: model_kwargs.pop(name)[::repeats]
-            for name in ("video_features", "pixel_values_videos", "video_attention_mask")
+            for name in ("video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names())
             if model_kwargs.get(name) is not None
         }
-        state = self.encode_video(*self.get_video_features(**video))
+        state = self.encode_video(**self.get_video_inputs(**video))
         model_kwargs["past_key_values"] = state.repeat_interleave(repeats)
+
+    def _stream_names(self) -> list[str]:
+        return [stream.name for stream in self.video_streams()]
+
+    def _validate_model_kwargs(self, model_kwargs: dict[str, Any]) -> None:
+        # The extra streams are keyword arguments `forward` reads from `**kwargs`, which generate() cannot see.
+        streams = self._stream_names()
+        super()._validate_model_kwargs({name: value for name, value in model_kwargs.items() if name not in streams})
 
     def prepare_inputs_for_generation(
         self,
@@ -468,6 +638,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             "video_features": video_features,
             "pixel_values_videos": pixel_values_videos,
             "video_attention_mask": video_attention_mask,
+            **{name: kwargs.get(name) for name in self._stream_names()},
         }
 
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:

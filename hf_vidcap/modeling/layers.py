@@ -7,7 +7,8 @@ tensor helpers over padded frame sequences. An architecture-specific block lives
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -92,28 +93,95 @@ class FrameFeatureEncoder(nn.Module):
             self.backbone.eval()
         return self
 
+    def _grid(self, output, grid_size: int) -> torch.Tensor:
+        """`(frames, channels, grid_size, grid_size)`: the spatial map (a CNN map, or the square grid of patch tokens
+        after the first token) average-pooled to `grid_size x grid_size` cells."""
+        hidden = output.last_hidden_state
+        if hidden.dim() == 3:
+            patches = hidden[:, 1:]
+            side = int(patches.shape[1] ** 0.5)
+            if side * side != patches.shape[1]:
+                raise ValueError(f"A spatial grid needs a square patch grid, got {patches.shape[1]} patch tokens.")
+            hidden = patches.transpose(1, 2).reshape(hidden.shape[0], -1, side, side)
+        return nn.functional.adaptive_avg_pool2d(hidden, grid_size)
+
     def _pool(self, output) -> torch.Tensor:
         if self.pooling == "pooler":
             return output.pooler_output.flatten(1)
-        hidden = output.last_hidden_state
-        if hidden.dim() == 3:  # tokens (batch, 1 + patches, channels): make a spatial map of the patch tokens
-            if self.pooling == "cls":
-                return hidden[:, 0]
-            patches = hidden[:, 1:] if self.pooling == "grid" else hidden
-            side = int(patches.shape[1] ** 0.5)
-            if self.pooling == "mean":
-                return patches.mean(dim=1)
-            if side * side != patches.shape[1]:
-                raise ValueError(f"pooling='grid' needs a square patch grid, got {patches.shape[1]} patch tokens.")
-            hidden = patches.transpose(1, 2).reshape(hidden.shape[0], -1, side, side)
         if self.pooling == "grid":
-            return nn.functional.adaptive_avg_pool2d(hidden, self.grid_size).flatten(1)
+            return self._grid(output, self.grid_size).flatten(1)
+        hidden = output.last_hidden_state
+        if hidden.dim() == 3:  # tokens (batch, tokens, channels)
+            return hidden[:, 0] if self.pooling == "cls" else hidden.mean(dim=1)
         if self.pooling == "mean":
             return hidden.mean(dim=(2, 3))
         raise ValueError(f"pooling={self.pooling!r} is not available for a backbone with a spatial feature map.")
 
-    def forward(self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor) -> torch.Tensor:
+    def _encode(self, chunks: Iterable[torch.Tensor], encode: Callable[[Any], torch.Tensor]) -> torch.Tensor:
+        """`encode(backbone output)` of every chunk of backbone inputs, concatenated (without gradient if frozen)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
+            return torch.cat([encode(self.backbone(pixel_values=chunk)) for chunk in chunks])
+
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor,
+        video_attention_mask: torch.Tensor,
+        region_grid_size: int | None = None,
+    ) -> torch.Tensor:
         """Encode the real frames; padding frames get zero features.
+
+        Args:
+            pixel_values_videos (`torch.Tensor` of shape `(batch_size, num_frames, channels, height, width)`).
+            video_attention_mask (`torch.Tensor` of shape `(batch_size, num_frames)`).
+            region_grid_size (`int`, *optional*):
+                If given, each frame gives the cells of its spatial map average-pooled to a
+                `region_grid_size x region_grid_size` grid, as region features, instead of one pooled vector.
+
+        Returns:
+            `torch.Tensor` of shape `(batch_size, num_frames, output_size)`, or with `region_grid_size`
+            `(batch_size, num_frames, region_grid_size**2, channels)` (cells in row-major order).
+        """
+        real = video_attention_mask.bool()
+        chunks = pixel_values_videos[real].split(self.frame_chunk_size)
+        if region_grid_size is None:
+            encoded = self._encode(chunks, self._pool)
+        else:
+            encoded = self._encode(
+                chunks, lambda output: self._grid(output, region_grid_size).flatten(2).transpose(1, 2)
+            )
+        return scatter_real_frames(encoded, real)
+
+
+class ClipFeatureEncoder(FrameFeatureEncoder):
+    """Runs a transformers video model (VideoMAE, TimeSformer, ViViT, ...) over a window of frames centred on every
+    real frame, giving 3-D clip features time-aligned with the frames: one clip feature per frame.
+
+    The window of frame `i` holds the `clip_num_frames` frames from `i - clip_num_frames // 2` on, clamped to the
+    video's real frames (the first and last frames repeat at the edges).
+
+    Args:
+        video_config ([`PreTrainedConfig`]): config of any transformers video model taking `pixel_values` of shape
+            `(batch_size, frames, channels, height, width)`.
+        pooling (`str`): `"mean"` averages the output tokens, `"cls"` takes the first one, `"pooler"` the
+            `pooler_output`.
+        clip_num_frames (`int`, *optional*): frames per window; defaults to the model's `num_frames`.
+        freeze (`bool`): whether the backbone is frozen.
+        frame_chunk_size (`int`): how many windows go through the backbone at once.
+    """
+
+    def __init__(
+        self,
+        video_config: PreTrainedConfig,
+        pooling: VisionFeaturePooling = "mean",
+        clip_num_frames: int | None = None,
+        freeze: bool = True,
+        frame_chunk_size: int = 8,
+    ) -> None:
+        super().__init__(video_config, pooling=pooling, freeze=freeze, frame_chunk_size=frame_chunk_size)
+        self.clip_num_frames = clip_num_frames or video_config.num_frames
+
+    def forward(self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor) -> torch.Tensor:
+        """Encode the window around every real frame; padding frames get zero features.
 
         Args:
             pixel_values_videos (`torch.Tensor` of shape `(batch_size, num_frames, channels, height, width)`).
@@ -123,15 +191,24 @@ class FrameFeatureEncoder(nn.Module):
             `torch.Tensor` of shape `(batch_size, num_frames, output_size)`.
         """
         batch_size, num_frames = pixel_values_videos.shape[:2]
-        real = video_attention_mask.bool().flatten()
-        frames = pixel_values_videos.flatten(0, 1)[real]
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
-            pooled = torch.cat(
-                [self._pool(self.backbone(pixel_values=chunk)) for chunk in frames.split(self.frame_chunk_size)]
-            )
-        features = pooled.new_zeros(batch_size * num_frames, pooled.shape[-1])
-        features[real] = pooled
-        return features.view(batch_size, num_frames, -1)
+        device = pixel_values_videos.device
+        last_frame = video_attention_mask.sum(dim=1).to(device) - 1
+        offsets = torch.arange(self.clip_num_frames, device=device) - self.clip_num_frames // 2
+        windows = (torch.arange(num_frames, device=device)[:, None] + offsets).clamp(min=0)
+        windows = torch.minimum(windows[None], last_frame[:, None, None])
+        real = video_attention_mask.bool().to(device)
+        frame_index = (torch.arange(batch_size, device=device)[:, None, None] * num_frames + windows)[real]
+        frames = pixel_values_videos.flatten(0, 1)
+        encoded = self._encode((frames[index] for index in frame_index.split(self.frame_chunk_size)), self._pool)
+        return scatter_real_frames(encoded, real)
+
+
+def scatter_real_frames(encoded: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Put per-real-frame outputs `(num_real_frames, ...)` back at their places in `(batch_size, num_frames, ...)`,
+    with zeros for the padding frames (`real`: boolean `(batch_size, num_frames)`)."""
+    padded = encoded.new_zeros(*real.shape, *encoded.shape[1:])
+    padded[real] = encoded
+    return padded
 
 
 class AdditiveAttention(nn.Module):
@@ -176,6 +253,21 @@ class AdditiveAttention(nn.Module):
             which sum to 1 over the unmasked keys.
         """
         energy = self.score(torch.tanh(projected_keys + self.query_projection(query).unsqueeze(-2))).squeeze(-1)
-        weights = energy.masked_fill(~mask.bool(), float("-inf")).softmax(dim=-1)
-        context = (weights.unsqueeze(-2) @ values).squeeze(-2)
-        return context, weights
+        return attend(energy, values, mask)
+
+
+def attend(energy: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax of attention energies over the unmasked keys (masked keys get weight exactly 0) and the weighted sum of
+    the values: the common end of every attention form.
+
+    Args:
+        energy (`torch.Tensor` of shape `(..., num_keys)`): one score per key.
+        values (`torch.Tensor` of shape `(..., num_keys, value_size)`): what the context averages.
+        mask (`torch.Tensor` of shape `(..., num_keys)`): 1 for keys to attend to, 0 for padding; every row needs a 1.
+
+    Returns:
+        `tuple(torch.Tensor, torch.Tensor)`: the context `(..., value_size)` and the weights `(..., num_keys)`.
+    """
+    weights = energy.masked_fill(~mask.bool(), float("-inf")).softmax(dim=-1)
+    context = (weights.unsqueeze(-2) @ values).squeeze(-2)
+    return context, weights

@@ -119,8 +119,14 @@ class VideoCaptioningModelTesterMixin:
     def test_padding_frames_change_nothing(self):
         model = self.get_model()
         inputs, labels = self.get_inputs(model), self.get_labels()
-        padded = {name: torch.cat([value, torch.zeros_like(value[:, :3])], dim=1) for name, value in inputs.items()}
-        padded["video_features"][:, -3:] = 7.0  # garbage in the padding must be ignored
+        # 3 more padding frames, and the steps they add to every stream, all holding garbage that must be ignored.
+        padded = model.dummy_video_inputs(
+            self.batch_size, self.num_frames + 3, generator=torch.Generator().manual_seed(9)
+        )
+        for name, value in inputs.items():
+            padded[name][:, : value.shape[1]] = value
+        padded["video_attention_mask"][:, self.num_frames :] = 0
+        padded["video_features"][:, self.num_frames :] = 7.0
         torch.testing.assert_close(model(**padded, labels=labels).logits, model(**inputs, labels=labels).logits)
 
     def test_reorder_cache_selects_rows(self):
@@ -180,7 +186,9 @@ class VideoCaptioningModelTesterMixin:
         encoded_batch_sizes = []
         encode_video = model.encode_video
         monkeypatch.setattr(
-            model, "encode_video", lambda f, m: encoded_batch_sizes.append(f.shape[0]) or encode_video(f, m)
+            model,
+            "encode_video",
+            lambda **video: encoded_batch_sizes.append(video["video_features"].shape[0]) or encode_video(**video),
         )
         model.generate(**inputs, num_beams=4, num_return_sequences=2, max_new_tokens=4)
         assert encoded_batch_sizes == [self.batch_size]
