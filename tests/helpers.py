@@ -6,16 +6,41 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+
+# The real MSVD captions (../shared/data/msvd beside the repository, or the folder $HF_VIDCAP_MSVD_DIR names).
+MSVD_DIR = Path(os.environ.get("HF_VIDCAP_MSVD_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "msvd"))
+
+
+def msvd_file(name: str) -> Path:
+    """The file `name` of the real MSVD captions in `MSVD_DIR`; skips the calling test when it is not there (a clone
+    without ../shared)."""
+    path = MSVD_DIR / name
+    if not path.is_file():
+        pytest.skip(f"MSVD captions not found at {path} (set HF_VIDCAP_MSVD_DIR to the folder holding them)")
+    return path
+
 
 # Prepended to code run in a fresh interpreter: there, `import hf_vidcap` (or any submodule) fails.
 BLOCK_HF_VIDCAP = 'import sys\nsys.modules["hf_vidcap"] = None\n'
 
 
-def run_without_hf_vidcap(code: str, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run_without_hf_vidcap(
+    code: str, cwd: Path, *args: str, hub_endpoint: str | None = None
+) -> subprocess.CompletedProcess:
     """Run `code` (with `args` as `sys.argv[1:]`) in a new, offline interpreter where hf_vidcap cannot be imported,
-    as on a machine that only has what `save_pretrained` wrote; fail the calling test if it fails."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(cwd / "hf_home"))
+    as on a machine that only has what `save_pretrained` wrote; fail the calling test if it fails.
+
+    With `hub_endpoint` (a stand-in Hub on loopback, `tests/hub_server.py`), the interpreter is online but its Hub is
+    that endpoint (`HF_ENDPOINT`), as on a machine that only has what was pushed there."""
+    offline = ("PYTHONPATH", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    env = {key: value for key, value in os.environ.items() if key not in offline}
+    if hub_endpoint is None:
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    else:
+        env.update(HF_ENDPOINT=hub_endpoint, HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1")
+    env["HF_HOME"] = str(cwd / "hf_home")
     result = subprocess.run(
         [sys.executable, "-c", BLOCK_HF_VIDCAP + textwrap.dedent(code), *args],
         cwd=cwd,

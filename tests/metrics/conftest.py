@@ -1,13 +1,13 @@
 """Fixtures of the metric tests: the real MSVD test captions, and skipping METEOR tests without Java or the jar."""
 
-import os
 import shutil
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
 from hf_vidcap.metrics import find_meteor_jar
+
+from ..helpers import msvd_file
 
 
 MSVD_TEST_CAPTIONS = "sents_test_lc_nopunc.txt"
@@ -25,14 +25,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def msvd_test_captions() -> dict[str, list[str]]:
     """The captions of the 670 MSVD test clips, by clip id, in file order."""
-    msvd_dir = Path(
-        os.environ.get("HF_VIDCAP_MSVD_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "data" / "msvd")
-    )
-    captions_file = msvd_dir / MSVD_TEST_CAPTIONS
-    if not captions_file.is_file():
-        pytest.skip(f"MSVD captions not found at {captions_file} (set HF_VIDCAP_MSVD_DIR to the folder holding them)")
     captions = defaultdict(list)
-    with captions_file.open(encoding="utf-8") as lines:
+    with msvd_file(MSVD_TEST_CAPTIONS).open(encoding="utf-8") as lines:
         for line in lines:
             clip_id, caption = line.rstrip("\n").split("\t")
             captions[clip_id].append(caption)
