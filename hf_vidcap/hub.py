@@ -1,0 +1,463 @@
+"""Publishing a captioner on the Hugging Face Hub: model, processor and a generated model card in one commit.
+
+[`create_model_card`] writes the card (the repository's README.md) from what the model and processor say about
+themselves: the architecture and its paper, the video features (backbone, pooling, frames per video, or precomputed
+features), the dataset and scores it is given, and a usage snippet that loads the repository with
+`trust_remote_code=True`, captions a video and prints the caption. [`push_to_hub`] checks that a saved folder (or a
+model and its processor) is a complete captioner and uploads it with its card in one commit. The code files saved
+next to the weights let anyone load it without hf_vidcap installed.
+
+```python
+>>> from hf_vidcap.hub import load_metrics, push_to_hub
+
+>>> push_to_hub(
+...     "demo_output/model",
+...     "me/s2vt-synthetic",
+...     dataset="synthetic-shapes",
+...     metrics=load_metrics("demo_output/results.json")[0],
+...     license="mit",
+... )
+```
+
+From the shell: `hf-vidcap push demo_output/model --repo-id me/s2vt-synthetic --metrics demo_output/results.json`.
+Afterwards `model.push_to_hub(repo_id)` and `processor.push_to_hub(repo_id)` work as in transformers and keep the card.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+from transformers import AutoConfig, AutoProcessor
+
+from .modeling import ARCHITECTURES, VideoCaptioningConfig, VideoCaptioningPreTrainedModel, get_architecture
+from .processing import VideoCaptioningProcessor
+
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_TAG = "video-text-to-text"
+CARD_TAGS = ("video-captioning", "hf_vidcap", "custom_code")
+WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+# Keys of `compute_caption_metrics` -> (Hub metric id, name shown on the card). Other keys are kept as they are.
+CARD_METRICS = {
+    "Bleu_1": ("bleu", "BLEU-1"),
+    "Bleu_2": ("bleu", "BLEU-2"),
+    "Bleu_3": ("bleu", "BLEU-3"),
+    "Bleu_4": ("bleu", "BLEU-4"),
+    "METEOR": ("meteor", "METEOR"),
+    "ROUGE_L": ("rouge", "ROUGE-L"),
+    "CIDEr": ("cider", "CIDEr-D"),
+}
+
+POOLING_DESCRIPTIONS = {
+    "mean": "mean over the backbone's spatial positions (or patch tokens)",
+    "cls": "the backbone's first (CLS) token",
+    "pooler": "the backbone's pooled output",
+    "grid": "{grid}x{grid} grid of average-pooled cells, concatenated (keeps coarse spatial layout)",
+}
+
+
+def create_model_card(
+    config: VideoCaptioningConfig,
+    processor: VideoCaptioningProcessor,
+    repo_id: str,
+    dataset: str | None = None,
+    metrics: Mapping[str, float | None] | None = None,
+    metrics_split: str = "test",
+    license: str | None = None,
+    vision_model: str | None = None,
+    tags: list[str] | None = None,
+) -> ModelCard:
+    """
+    The model card of a captioner: YAML metadata the Hub indexes, and a description with a usage snippet.
+
+    Args:
+        config ([`VideoCaptioningConfig`]):
+            The captioner's config (any registered architecture).
+        processor ([`VideoCaptioningProcessor`]):
+            The processor published with it; its frame sampling and vocabulary are described.
+        repo_id (`str`):
+            The repository the card is for, as the usage snippet loads it (`"namespace/name"`).
+        dataset (`str`, *optional*):
+            The dataset the model was trained and scored on: a Hub dataset id or a name (`"msvd"`, `"msr-vtt"`).
+        metrics (`Mapping[str, float | None]`, *optional*):
+            Scores on `dataset`, as [`~hf_vidcap.metrics.compute_caption_metrics`] returns them (`None` values, such as
+            METEOR without Java, are left out). Requires `dataset`.
+        metrics_split (`str`, *optional*, defaults to `"test"`):
+            The split of `dataset` the scores are on.
+        license (`str`, *optional*):
+            A Hub license id, e.g. `"mit"` or `"apache-2.0"`.
+        vision_model (`str`, *optional*):
+            Where the frame features come from: the Hub id of the pretrained vision backbone inside the model, or of
+            the model that extracted precomputed features.
+        tags (`list[str]`, *optional*):
+            Tags added to the card's own (`video-captioning`, `hf_vidcap`, the model type, `custom_code`).
+
+    Returns:
+        [`~huggingface_hub.ModelCard`]: the card; `str(card)` is the README.md text.
+
+    Raises:
+        `ValueError`: for an unregistered architecture, scores that are not numbers, or scores without a dataset.
+    """
+    model_class = get_architecture(config.model_type.removeprefix("vidcap_"))
+    model_name = repo_id.split("/")[-1]
+    eval_results = _eval_results(metrics or {}, dataset, metrics_split, model_name)
+    card_data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag=PIPELINE_TAG,
+        tags=list(dict.fromkeys([*CARD_TAGS, config.model_type, *(tags or [])])),
+        datasets=[dataset] if dataset else None,
+        metrics=list(dict.fromkeys(result.metric_type for result in eval_results)) or None,
+        license=license,
+        model_name=model_name if eval_results else None,
+        eval_results=eval_results or None,
+    )
+    intro = f"Video captioning with {_paper(model_class)}, as a 🤗 transformers model"
+    intro += f" trained on {dataset}." if dataset else "."
+    sections = [
+        f"# {model_name}",
+        f"{intro} Built with hf_vidcap: the modelling and processing code "
+        "is in this repository, so it loads with `trust_remote_code=True` and needs only `transformers`, `torch` and "
+        "`av` (PyAV), not hf_vidcap itself.",
+        "## Model\n\n" + _table(_model_rows(model_class, config, processor)),
+        "## Video features\n\n" + _table(_feature_rows(config, processor, vision_model)),
+    ]
+    if eval_results:
+        rows = [(result.metric_name, f"{result.metric_value:.4f}") for result in eval_results]
+        sections.append(
+            f"## Evaluation\n\nOn the {metrics_split} split of {dataset}, with the coco-caption metrics "
+            "(`hf_vidcap.metrics.compute_caption_metrics`, the numbers of the reference implementation):\n\n"
+            + _table(rows, header=("metric", "score"))
+        )
+    sections.append(f"## Usage\n\n```python\n{usage_snippet(config, processor, repo_id, vision_model)}```")
+    return ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
+
+
+def usage_snippet(
+    config: VideoCaptioningConfig,
+    processor: VideoCaptioningProcessor,
+    repo_id: str,
+    vision_model: str | None = None,
+    video: str = "video.mp4",
+) -> str:
+    """
+    Python code that loads `repo_id` with `trust_remote_code=True`, captions one video and prints the caption.
+
+    A model with a vision backbone reads the video file `video`; one without takes precomputed frame features, which
+    the snippet fills with random numbers of the right shape and says where real ones come from.
+    """
+    lines = [
+        "import torch",
+        "from transformers import AutoModel, AutoProcessor",
+        "",
+        f'processor = AutoProcessor.from_pretrained("{repo_id}", trust_remote_code=True)',
+        f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True).eval()',
+        "",
+    ]
+    if config.vision_config is not None:
+        lines.append(f'inputs = processor(videos=["{video}"], return_tensors="pt")')
+    else:
+        source = f"`{vision_model}`" if vision_model else "the extractor used for training"
+        num_frames = processor.feature_extractor.num_frames or 16
+        lines += [
+            f"# One [num_frames, {config.video_feature_size}] array of frame features per video, made by {source};",
+            "# random numbers here.",
+            f"video_features = [torch.randn({num_frames}, {config.video_feature_size})]",
+            'inputs = processor(video_features=video_features, return_tensors="pt")',
+        ]
+    lines += [
+        "with torch.inference_mode():",
+        "    ids = model.generate(**inputs, num_beams=5)",
+        "print(processor.batch_decode(ids, skip_special_tokens=True)[0])",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def push_to_hub(
+    model: VideoCaptioningPreTrainedModel | str | os.PathLike,
+    repo_id: str,
+    processor: VideoCaptioningProcessor | None = None,
+    *,
+    dataset: str | None = None,
+    metrics: Mapping[str, float | None] | None = None,
+    metrics_split: str = "test",
+    license: str | None = None,
+    vision_model: str | None = None,
+    tags: list[str] | None = None,
+    commit_message: str = "Upload video captioning model",
+    private: bool | None = None,
+    token: str | bool | None = None,
+) -> CommitInfo:
+    """
+    Uploads a captioner, its processor and a generated model card to a Hub model repository in one commit.
+
+    The repository is created if needed. Every file of the saved folder is uploaded (weights, config, processor and
+    tokenizer files, and the code files for `trust_remote_code=True`), plus the card of [`create_model_card`] as
+    README.md; a README.md already in the folder is uploaded instead, as the card you wrote. Nothing local is changed.
+
+    Args:
+        model ([`VideoCaptioningPreTrainedModel`], `str` or `os.PathLike`):
+            A captioner, or a folder where `save_pretrained` wrote one and its processor.
+        repo_id (`str`):
+            The repository, `"namespace/name"` (or `"name"` in the namespace of the token).
+        processor ([`VideoCaptioningProcessor`], *optional*):
+            The processor of `model`; required with a model, not with a folder (which holds its own).
+        dataset, metrics, metrics_split, license, vision_model, tags:
+            What the card says, see [`create_model_card`].
+        commit_message (`str`, *optional*, defaults to `"Upload video captioning model"`):
+            The message of the commit.
+        private (`bool`, *optional*):
+            Whether a repository created here is private (an existing one keeps its visibility).
+        token (`str` or `bool`, *optional*):
+            The Hub token; by default the one of `hf auth login` or `HF_TOKEN`.
+
+    Returns:
+        [`~huggingface_hub.CommitInfo`]: the commit; `commit_url` and `repo_url` point to it on the Hub.
+
+    Raises:
+        `ValueError`: for a bad repository id, a folder that is not a saved captioner or lacks its processor, a
+        processor whose vocabulary does not fit the model, or card arguments it cannot use; nothing is uploaded then.
+        [`~huggingface_hub.errors.HfHubHTTPError`]: when the Hub refuses (an invalid or missing token, for instance).
+    """
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"`repo_id` {repo_id!r} is not a Hub repository id ('namespace/name'): {error}") from None
+    card_kwargs = dict(
+        dataset=dataset,
+        metrics=metrics,
+        metrics_split=metrics_split,
+        license=license,
+        vision_model=vision_model,
+        tags=tags,
+    )
+    hub_kwargs = dict(commit_message=commit_message, private=private, token=token)
+    if isinstance(model, (str, os.PathLike)):
+        if processor is not None:
+            raise ValueError("A saved folder holds its own processor: pass `processor` only with a model object.")
+        return _push_folder(Path(model), repo_id, card_kwargs, **hub_kwargs)
+    if not isinstance(model, VideoCaptioningPreTrainedModel):
+        raise ValueError(f"`model` must be an hf_vidcap captioner or a saved folder, got {type(model).__name__}.")
+    if not isinstance(processor, VideoCaptioningProcessor):
+        raise ValueError(
+            "Pass the model's `processor` (a VideoCaptioningProcessor): the published repository needs it to turn "
+            f"videos into inputs and ids into captions; got {type(processor).__name__}."
+        )
+    _check_vocabulary(model.config, processor, "the processor")
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+        return _push_folder(Path(folder), repo_id, card_kwargs, **hub_kwargs)
+
+
+def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str | None]:
+    """
+    Reads scores from a JSON file: a mapping of metric name to score, or an object whose `"metrics"` holds one, as
+    `hf-vidcap evaluate --metrics-file` and `hf-vidcap demo` (`results.json`) write them.
+
+    Returns:
+        `tuple`: the scores, and the split they were measured on if the file says (its `"split"`), else `None`.
+
+    Raises:
+        `ValueError`: naming the file, if it is missing, not JSON, or holds no such mapping.
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"Metrics file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"Metrics file {path} is not a JSON file: {error}") from None
+    metrics = content.get("metrics", content) if isinstance(content, dict) else content
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError(
+            f'Metrics file {path} must hold a JSON object of metric name -> score (or one under "metrics").'
+        )
+    return metrics, content.get("split") if isinstance(content.get("split"), str) else None
+
+
+def _push_folder(
+    folder: Path,
+    repo_id: str,
+    card_kwargs: dict,
+    commit_message: str,
+    private: bool | None,
+    token: str | bool | None,
+) -> CommitInfo:
+    """Checks `folder`, builds the card, creates the repository and commits every file and the card."""
+    config, processor = _load_saved_captioner(folder)
+    files = sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+    operations = [
+        CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=path) for path in files
+    ]
+    if (folder / "README.md").is_file():
+        logger.warning(
+            "Uploading %s as the model card; no card is generated from the card arguments.", folder / "README.md"
+        )
+        card = None
+    else:
+        # Built before anything is created on the Hub, so that card arguments it cannot use stop the push here.
+        card = create_model_card(config, processor, repo_id, **card_kwargs)
+
+    api = HfApi(token=token)
+    created_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    if card is not None:
+        if created_id != repo_id:  # "name" became "namespace/name": the usage snippet needs the full id
+            card = create_model_card(config, processor, created_id, **card_kwargs)
+        operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
+    return api.create_commit(created_id, operations, commit_message=commit_message)
+
+
+def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningConfig, VideoCaptioningProcessor]:
+    """The config and processor of a folder `save_pretrained` wrote, checked to load with `trust_remote_code=True`."""
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder: pass the folder where `save_pretrained` wrote the captioner.")
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ValueError(f"{folder} has no config.json: it is not a model saved with `save_pretrained`.")
+    try:
+        model_type = json.loads(config_file.read_text()).get("model_type")
+    except (json.JSONDecodeError, AttributeError):
+        raise ValueError(f"{config_file} is not a JSON object: it is not a saved model config.") from None
+    known = sorted(model_class.config_class.model_type for model_class in ARCHITECTURES.values())
+    if model_type not in known:
+        raise ValueError(
+            f"{folder} holds a {model_type!r} model, not an hf_vidcap captioner (model types: {', '.join(known)})."
+        )
+    if not any((folder / name).is_file() for name in WEIGHTS_FILES):
+        raise ValueError(f"{folder} has no weights ({' or '.join(WEIGHTS_FILES)}): save the model there again.")
+    if not (folder / "processor_config.json").is_file():
+        raise ValueError(
+            f"{folder} has no processor (processor_config.json): save it next to the model with "
+            "`processor.save_pretrained(folder)`; the repository needs it to turn videos into inputs."
+        )
+    config = AutoConfig.from_pretrained(folder)
+    try:
+        processor = AutoProcessor.from_pretrained(folder)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"The processor saved in {folder} does not load: {error}") from None
+    _check_vocabulary(config, processor, f"the processor in {folder}")
+    for config_name in ("config.json", "processor_config.json"):
+        auto_map = json.loads((folder / config_name).read_text()).get("auto_map") or {}
+        missing = sorted(
+            {f"{name.split('.')[0]}.py" for name in auto_map.values()} - {p.name for p in folder.iterdir()}
+        )
+        if not auto_map or missing:
+            raise ValueError(
+                f"{folder / config_name} was saved without the code files that `trust_remote_code=True` loads "
+                f"({', '.join(missing) or 'no auto_map'}): save it again with hf_vidcap imported."
+            )
+    return config, processor
+
+
+def _check_vocabulary(config: VideoCaptioningConfig, processor: VideoCaptioningProcessor, what: str) -> None:
+    if len(processor.tokenizer) != config.vocab_size:
+        raise ValueError(
+            f"The tokenizer of {what} has {len(processor.tokenizer)} words but the model's `vocab_size` is "
+            f"{config.vocab_size}: it is not the processor the model was trained with."
+        )
+
+
+def _eval_results(
+    metrics: Mapping[str, float | None], dataset: str | None, split: str, model_name: str
+) -> list[EvalResult]:
+    """The card's model-index entries, one per score that is not `None`."""
+    if metrics and not dataset:
+        raise ValueError("Scores need the dataset they were measured on: pass `dataset` with `metrics`.")
+    results = []
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"Score {key!r} must be a finite number, got {value!r}.")
+        metric_type, metric_name = CARD_METRICS.get(key, (key.lower(), key))
+        results.append(
+            EvalResult(
+                task_type=PIPELINE_TAG,
+                task_name="Video captioning",
+                dataset_type=dataset,
+                dataset_name=dataset,
+                dataset_split=split,
+                metric_type=metric_type,
+                metric_name=metric_name,
+                metric_value=float(value),
+            )
+        )
+    return results
+
+
+def _paper(model_class: type[VideoCaptioningPreTrainedModel]) -> str:
+    """The architecture and its paper, from the first paragraph of the architecture file's docstring."""
+    docstring = inspect.getdoc(sys.modules[model_class.__module__]) or model_class.__name__
+    return " ".join(docstring.split("\n\n")[0].split()).rstrip(".")
+
+
+def _model_rows(
+    model_class: type[VideoCaptioningPreTrainedModel], config: VideoCaptioningConfig, processor
+) -> list[tuple[str, str]]:
+    return [
+        ("architecture", f"`{model_class.__name__}` (`{config.model_type}`)"),
+        ("paper", _paper(model_class)),
+        ("vocabulary", f"{len(processor.tokenizer)} tokens, word-level"),
+        ("caption length", f"at most {config.max_caption_length} tokens by default"),
+    ]
+
+
+def _feature_rows(config: VideoCaptioningConfig, processor, vision_model: str | None) -> list[tuple[str, str]]:
+    extractor = processor.feature_extractor
+    if extractor.fps is not None:
+        frames = f"at {extractor.fps:g} frames per second" + (
+            f", at most {extractor.num_frames}" if extractor.num_frames else ""
+        )
+    else:
+        frames = f"{extractor.num_frames}, sampled uniformly over the video"
+    size = f"{extractor.size['height']}x{extractor.size['width']}" if extractor.do_resize else "as decoded"
+    rows = [("frames per video", frames), ("frame size", f"{size}, RGB, normalized per channel")]
+    if config.vision_config is None:
+        source = f"`{vision_model}`" if vision_model else "not recorded"
+        rows += [
+            (
+                "input",
+                f"precomputed frame features, `video_features` of shape `[num_frames, {config.video_feature_size}]`",
+            ),
+            ("features extracted by", source),
+        ]
+    else:
+        backbone = type(config.vision_config).__name__.removesuffix("Config")
+        training = "frozen" if config.freeze_vision_model else "trained with the captioner"
+        origin = f", initialised from `{vision_model}`" if vision_model else ""
+        pooling = POOLING_DESCRIPTIONS[config.vision_feature_pooling].format(grid=config.vision_feature_grid_size)
+        rows += [
+            ("input", "video files or frames (`pixel_values_videos`); no precomputed features needed"),
+            (
+                "vision backbone",
+                f"{backbone} (`{config.vision_config.model_type}`) inside the model, {training}{origin}",
+            ),
+            ("pooling per frame", f"{pooling}: {config.video_feature_size} values"),
+        ]
+    if config.standardize_video_features:
+        rows.append(("standardization", "per feature dimension, with training-set statistics saved in the weights"))
+    return rows
+
+
+def _table(rows: list[tuple[str, str]], header: tuple[str, str] = ("", "")) -> str:
+    lines = [f"| {header[0]} | {header[1]} |", "| --- | --- |"]
+    return "\n".join(lines + [f"| {name} | {value} |" for name, value in rows])
+
+
+__all__ = ["create_model_card", "load_metrics", "push_to_hub", "usage_snippet"]

@@ -1,0 +1,307 @@
+"""Publishing on the Hub: the real `huggingface_hub` client pushes to a stand-in Hub on loopback (`tests/hub_server.py`);
+the test checks what arrived, the generated model card, and runs the card's usage snippet by repository id in a fresh
+interpreter where hf_vidcap cannot be imported."""
+
+import json
+import re
+import runpy
+import shutil
+import sys
+
+import pytest
+import torch
+from huggingface_hub import ModelCard, constants
+from transformers import BertConfig, ResNetConfig
+
+from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+from hf_vidcap.cli import main
+from hf_vidcap.hub import push_to_hub
+
+from .conftest import TINY_CLIPS
+from .helpers import run_without_hf_vidcap
+from .hub_server import StandInHub
+
+
+TOKEN = "hf_stand_in_token"
+TINY_RESNET = dict(num_channels=3, embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
+SCORES = {"Bleu_4": 0.41, "METEOR": None, "ROUGE_L": 0.62, "CIDEr": 0.73}
+
+# huggingface_hub's LFS upload hands a file object to httpx as `data`, which httpx deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    """The stand-in Hub, and this process's `huggingface_hub` pointed at it with a token it accepts."""
+    with StandInHub(token=TOKEN) as hub, pytest.MonkeyPatch.context() as patch:
+        # huggingface_hub reads HF_ENDPOINT, HF_HUB_DISABLE_XET and HF_HOME once, when imported; a subprocess gets
+        # them as environment variables instead (`run_without_hf_vidcap(..., hub_endpoint=hub.url)`).
+        patch.setattr(constants, "ENDPOINT", hub.url)
+        patch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
+        patch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # the stand-in speaks LFS, not Xet
+        patch.setattr(constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf_cache")))
+        patch.setenv("HF_TOKEN", TOKEN)
+        yield hub
+
+
+@pytest.fixture(scope="module")
+def processor(tiny_clips):
+    captions = [caption for captions in tiny_clips["train"]["captions"] for caption in captions]
+    extractor = VideoCaptioningFeatureExtractor(num_frames=TINY_CLIPS.num_frames, size=TINY_CLIPS.height)
+    return VideoCaptioningProcessor.from_captions(captions, feature_extractor=extractor)
+
+
+def tiny_s2vt(processor, seed: int = 0, **config) -> S2VTForVideoCaptioning:
+    """A tiny S2VT with large random weights, so that its captions are several different words."""
+    torch.manual_seed(seed)
+    sizes = dict(frame_embedding_size=8, word_embedding_size=8, hidden_size=12, initializer_range=0.5)
+    return S2VTForVideoCaptioning(S2VTConfig(vocab_size=len(processor.tokenizer), **sizes, **config)).eval()
+
+
+@pytest.fixture(scope="module")
+def video_model(processor):
+    """Captions video files: a frozen tiny ResNet inside, a 2x2 grid per frame, standardized features."""
+    return tiny_s2vt(
+        processor,
+        vision_config=ResNetConfig(**TINY_RESNET),
+        vision_feature_pooling="grid",
+        vision_feature_grid_size=2,
+        standardize_video_features=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def saved_video_model(video_model, processor, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("video_model")
+    video_model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pushed(hub, video_model, processor, tmp_path_factory):
+    """A captioner of videos pushed as objects with scores, and one of precomputed features pushed as a folder."""
+    video_commit = push_to_hub(
+        video_model,
+        "vidcap/s2vt-video",
+        processor,
+        dataset="msvd",
+        metrics=SCORES,
+        license="mit",
+        vision_model="microsoft/resnet-18",
+    )
+    features_folder = tmp_path_factory.mktemp("features_model")
+    tiny_s2vt(processor, seed=1, video_feature_size=6).save_pretrained(features_folder)
+    processor.save_pretrained(features_folder)
+    features_commit = push_to_hub(features_folder, "s2vt-features")  # in the namespace of the token's user
+    return {"video": video_commit, "features": features_commit, "features_folder": features_folder}
+
+
+def test_push_uploads_every_saved_file_unchanged_and_a_card_in_one_commit(hub, pushed, saved_video_model):
+    assert pushed["video"].repo_url.repo_id == "vidcap/s2vt-video"
+    files = hub.files("vidcap/s2vt-video")
+    local = {path.name: path.read_bytes() for path in saved_video_model.iterdir()}
+    for name in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "s2vt.py", "base.py"):
+        assert name in local, name
+    assert set(files) == set(local) | {"README.md", ".gitattributes"}
+    for name, content in local.items():
+        assert files[name] == content, f"{name} differs from the local save"
+    assert hub.lfs_paths("vidcap/s2vt-video") == {"model.safetensors"}  # weights went through the LFS upload
+    commits = hub.repositories["vidcap/s2vt-video"].commits
+    assert [commit.message for commit in commits] == ["initial commit", "Upload video captioning model"]
+    assert pushed["video"].oid == commits[-1].oid
+
+    assert pushed["features"].repo_url.repo_id == "user/s2vt-features"
+    folder = pushed["features_folder"]
+    assert {
+        name: content for name, content in hub.files("user/s2vt-features").items() if (folder / name).exists()
+    } == {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+def test_card_metadata_and_description(hub, pushed):
+    card = ModelCard(hub.files("vidcap/s2vt-video")["README.md"].decode())
+    assert card.data.library_name == "transformers"
+    assert card.data.pipeline_tag == "video-text-to-text"
+    assert card.data.license == "mit"
+    assert card.data.datasets == ["msvd"]
+    assert {"video-captioning", "vidcap_s2vt", "custom_code"} <= set(card.data.tags)
+    assert sorted(card.data.metrics) == ["bleu", "cider", "rouge"]
+    results = {(result.metric_type, result.metric_name, result.metric_value) for result in card.data.eval_results}
+    assert results == {("bleu", "BLEU-4", 0.41), ("rouge", "ROUGE-L", 0.62), ("cider", "CIDEr-D", 0.73)}  # no METEOR
+    assert {(result.dataset_type, result.dataset_split) for result in card.data.eval_results} == {("msvd", "test")}
+    text = card.text
+    for fact in (
+        "`S2VTForVideoCaptioning` (`vidcap_s2vt`)",
+        "S2VT: Sequence to Sequence -- Video to Text (Venugopalan et al., ICCV 2015)",
+        "trained on msvd",
+        f"| frames per video | {TINY_CLIPS.num_frames}, sampled uniformly",
+        f"| frame size | {TINY_CLIPS.height}x{TINY_CLIPS.width}",
+        "ResNet (`resnet`) inside the model, frozen, initialised from `microsoft/resnet-18`",
+        "2x2 grid of average-pooled cells, concatenated (keeps coarse spatial layout): 64 values",
+        "| standardization |",
+        "| CIDEr-D | 0.7300 |",
+        'AutoModel.from_pretrained("vidcap/s2vt-video", trust_remote_code=True)',
+    ):
+        assert fact in text, fact
+
+    features_card = ModelCard(hub.files("user/s2vt-features")["README.md"].decode())
+    assert features_card.data.eval_results is None and features_card.data.datasets is None
+    assert "precomputed frame features, `video_features` of shape `[num_frames, 6]`" in features_card.text
+    assert "grid" not in features_card.text and "| standardization |" not in features_card.text
+
+
+def test_pushed_repositories_load_by_id_without_hf_vidcap_and_their_snippets_work(
+    hub, pushed, video_model, processor, tiny_clips, tmp_path
+):
+    """Each card's usage snippet, exactly as pushed, runs where only the stand-in Hub has the model: the video one
+    captions `video.mp4`, the features one random features; both print what the local models say."""
+    snippets = []
+    for index, repo_id in enumerate(("vidcap/s2vt-video", "user/s2vt-features")):
+        card = hub.files(repo_id)["README.md"].decode()
+        (snippet,) = re.findall(r"```python\n(.*?)```", card, re.DOTALL)
+        (tmp_path / f"snippet_{index}.py").write_text(snippet)
+        snippets.append(f"snippet_{index}.py")
+    video = tiny_clips["test"][0]["video_path"]
+    shutil.copy(video, tmp_path / "video.mp4")
+    result = run_without_hf_vidcap(
+        """
+        import contextlib, io, json, sys
+        runs = []
+        for path in sys.argv[1:]:
+            namespace, printed = {}, io.StringIO()
+            with contextlib.redirect_stdout(printed):
+                exec(open(path).read(), namespace)
+            features = namespace.get("video_features")
+            runs.append({"printed": printed.getvalue(), "features": features and [f.tolist() for f in features]})
+        print(json.dumps(runs))
+        """,
+        tmp_path,
+        *snippets,
+        hub_endpoint=hub.url,
+    )
+    video_run, features_run = json.loads(result.stdout.strip().splitlines()[-1])
+
+    with torch.inference_mode():
+        ids = video_model.generate(**processor(videos=[video], return_tensors="pt"), num_beams=5)
+    expected = processor.batch_decode(ids)[0]
+    assert len(expected.split()) >= 2, "the tiny model should say something to compare"
+    assert video_run["printed"] == expected + "\n"
+
+    features_model = S2VTForVideoCaptioning.from_pretrained(pushed["features_folder"]).eval()
+    with torch.inference_mode():
+        inputs = processor(video_features=[torch.tensor(features_run["features"][0])], return_tensors="pt")
+        expected = processor.batch_decode(features_model.generate(**inputs, num_beams=5))[0]
+    assert features_run["printed"] == expected + "\n"
+
+
+def test_transformers_push_to_hub_afterwards_keeps_the_card(hub, processor, saved_video_model):
+    push_to_hub(saved_video_model, "vidcap/retrained", dataset="msvd", metrics=SCORES)
+    card = hub.files("vidcap/retrained")["README.md"]
+    retrained = tiny_s2vt(processor, seed=2, vision_config=ResNetConfig(**TINY_RESNET))
+    retrained.push_to_hub("vidcap/retrained")
+    files = hub.files("vidcap/retrained")
+    assert files["model.safetensors"] != (saved_video_model / "model.safetensors").read_bytes()
+    assert files["README.md"] == card
+
+
+def test_cli_pushes_a_folder_with_scores_from_an_evaluation(hub, saved_video_model, tmp_path, capsys):
+    scores = tmp_path / "scores.json"
+    scores.write_text(json.dumps({"model": "m", "split": "validation", "num_clips": 4, "metrics": SCORES}))
+    argv = ["push", str(saved_video_model), "--repo-id", "vidcap/from-cli", "--dataset", "msr-vtt"]
+    assert main([*argv, "--metrics", str(scores), "--license", "apache-2.0", "--tag", "tiny"]) == 0
+    commit = hub.repositories["vidcap/from-cli"].head
+    assert f"Pushed {saved_video_model} to {hub.url}/vidcap/from-cli" in capsys.readouterr().out
+    card = ModelCard(commit.files["README.md"].content.decode())
+    assert {(result.dataset_name, result.dataset_split) for result in card.data.eval_results} == {
+        ("msr-vtt", "validation")
+    }
+    assert card.data.license == "apache-2.0" and "tiny" in card.data.tags
+
+
+def test_a_card_in_the_folder_is_pushed_instead_of_a_generated_one(hub, saved_video_model, tmp_path):
+    folder = tmp_path / "with_card"
+    shutil.copytree(saved_video_model, folder)
+    (folder / "README.md").write_text("---\nlicense: mit\n---\n# My own card\n")
+    push_to_hub(folder, "vidcap/own-card", dataset="msvd")
+    assert hub.files("vidcap/own-card")["README.md"] == b"---\nlicense: mit\n---\n# My own card\n"
+    assert (folder / "README.md").read_text() == "---\nlicense: mit\n---\n# My own card\n"
+
+
+def test_publish_example_previews_the_card_it_then_pushes(
+    hub, saved_video_model, repo_root, tmp_path, capsys, monkeypatch
+):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"metrics": SCORES, "seconds": 90}))
+    argv = ["publish.py", "--model", str(saved_video_model), "--repo-id", "vidcap/example", "--dataset", "msvd"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--results", str(results), "--preview"])
+    runpy.run_path(str(repo_root / "examples" / "publish.py"), run_name="__main__")
+    preview = capsys.readouterr().out
+    assert "vidcap/example" not in hub.repositories
+    monkeypatch.setattr(sys, "argv", [*argv, "--results", str(results)])
+    runpy.run_path(str(repo_root / "examples" / "publish.py"), run_name="__main__")
+    assert f"Pushed to {hub.url}/vidcap/example" in capsys.readouterr().out
+    assert hub.files("vidcap/example")["README.md"].decode() + "\n" == preview
+
+
+def test_pushing_a_model_object_needs_its_processor_and_scores_need_a_dataset(hub, video_model, processor):
+    repositories = set(hub.repositories)
+    with pytest.raises(ValueError, match="Pass the model's `processor`"):
+        push_to_hub(video_model, "vidcap/refused")
+    with pytest.raises(ValueError, match="Scores need the dataset they were measured on"):
+        push_to_hub(video_model, "vidcap/refused", processor, metrics=SCORES)
+    with pytest.raises(ValueError, match="Score 'CIDEr' must be a finite number"):
+        push_to_hub(video_model, "vidcap/refused", processor, dataset="msvd", metrics={"CIDEr": "high"})
+    assert set(hub.repositories) == repositories
+
+
+def model_without_processor(folder, processor):
+    tiny_s2vt(processor).save_pretrained(folder)
+
+
+def bert_folder(folder, processor):
+    BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(folder)
+
+
+def processor_of_other_captions(folder, processor):
+    tiny_s2vt(processor).save_pretrained(folder)
+    VideoCaptioningProcessor.from_captions(["another vocabulary altogether"]).save_pretrained(folder)
+
+
+@pytest.mark.parametrize(
+    "make_folder, extra_args, message",
+    [
+        (None, [], "is not a folder"),
+        (bert_folder, [], "holds a 'bert' model, not an hf_vidcap captioner"),
+        (model_without_processor, [], "has no processor (processor_config.json)"),
+        (processor_of_other_captions, [], "not the processor the model was trained with"),
+        ("saved", ["--repo-id", "vidcap/bad id"], "is not a Hub repository id"),
+        ("saved", ["--repo-id", "a/b/c"], "is not a Hub repository id"),
+        ("saved", ["--metrics", "scores.json"], "--metrics needs --dataset"),
+        ("saved", ["--dataset", "msvd", "--metrics", "missing.json"], "Metrics file missing.json does not exist"),
+    ],
+)
+def test_cli_refuses_bad_input_in_one_line_before_touching_the_hub(
+    hub, saved_video_model, processor, tmp_path, capsys, monkeypatch, make_folder, extra_args, message
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scores.json").write_text(json.dumps(SCORES))
+    folder = saved_video_model if make_folder == "saved" else tmp_path / "model"
+    if callable(make_folder):
+        folder.mkdir()
+        make_folder(folder, processor)
+    repositories = set(hub.repositories)
+    argv = ["push", str(folder), "--repo-id", "vidcap/refused", *extra_args]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("hf-vidcap push: error: ") and error.count("\n") == 1, error
+    assert message in error
+    assert set(hub.repositories) == repositories
+
+
+def test_cli_explains_a_refused_token(hub, saved_video_model, capsys, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_wrong")
+    assert main(["push", str(saved_video_model), "--repo-id", "vidcap/not-mine"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("hf-vidcap push: error: the Hub refused the push (401): ") and error.count("\n") == 1
+    assert "hf auth login" in error
+    assert "vidcap/not-mine" not in hub.repositories
