@@ -14,5 +14,6 @@ class InvalidInputError(ValueError):
 COMMANDS: list[str] = [
     "caption",
     "demo",
+    "push",
 ]
 """Module names under `hf_vidcap.commands`, in the order `hf-vidcap --help` lists them."""
