@@ -14,6 +14,9 @@ class InvalidInputError(ValueError):
 COMMANDS: list[str] = [
     "caption",
     "demo",
+    "extract_features",
+    "train",
+    "evaluate",
     "push",
 ]
 """Module names under `hf_vidcap.commands`, in the order `hf-vidcap --help` lists them."""

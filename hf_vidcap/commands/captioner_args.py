@@ -1,0 +1,66 @@
+"""The command-line arguments that pick the captioner to train, shared by `hf-vidcap train` and the training examples.
+
+Either `--model-type NAME` builds a new model of a registered architecture (sizes from `--config-overrides`, a
+vocabulary from the training captions, the feature size from the dataset or from `--vision-model`), or `--model DIR`
+fine-tunes a saved model with its own processor.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from . import InvalidInputError
+
+
+def add_captioner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `--model-type` / `--model` and the options of a new model to `parser`."""
+    group = parser.add_argument_group("model")
+    choice = group.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--model-type", help="architecture of a new model: s2vt, mean_pool, ... (any registered one)")
+    choice.add_argument("--model", help="folder of a saved model and processor to fine-tune")
+    group.add_argument(
+        "--config-overrides",
+        help='config fields of a new model, e.g. "hidden_size=512,dropout=0.3,standardize_video_features=true"',
+    )
+    group.add_argument(
+        "--vision-model",
+        help="folder (or Hub id) of a transformers vision model that becomes the new model's frame encoder, "
+        "so that it reads videos (needed to train on video files; optional on features it extracted)",
+    )
+    group.add_argument("--num-frames", type=int, default=16, help="frames sampled per video by a new processor")
+    group.add_argument("--frame-size", type=int, default=112, help="side of the square frames of a new processor")
+    group.add_argument("--min-word-count", type=int, default=1, help="words seen fewer times in training map to <unk>")
+    group.add_argument("--max-vocab-size", type=int, help="largest vocabulary, special tokens included")
+
+
+def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
+    """The model and processor the arguments ask for (see [`~hf_vidcap.training.load_or_build_captioner`])."""
+    from ..processing import VideoCaptioningFeatureExtractor
+    from ..training import load_or_build_captioner
+
+    new_model_options = {"--config-overrides": args.config_overrides, "--vision-model": args.vision_model}
+    if args.model is not None and any(new_model_options.values()):
+        given = ", ".join(name for name, value in new_model_options.items() if value)
+        raise InvalidInputError(
+            f"{given} shape a new model (--model-type), not the saved one in --model {args.model}."
+        )
+    return load_or_build_captioner(
+        train_dataset,
+        model_type=args.model_type,
+        model_name_or_path=args.model,
+        config_overrides=args.config_overrides,
+        vision_model=args.vision_model,
+        feature_extractor=VideoCaptioningFeatureExtractor(num_frames=args.num_frames, size=args.frame_size),
+        min_word_count=args.min_word_count,
+        max_vocab_size=args.max_vocab_size,
+    )
+
+
+def load_dataset_from_args(args: argparse.Namespace):
+    """The `DatasetDict` saved with `save_to_disk` in `--dataset`."""
+    from datasets import load_from_disk
+
+    try:
+        return load_from_disk(args.dataset)
+    except FileNotFoundError as error:
+        raise InvalidInputError(f"--dataset {args.dataset}: {error}") from None

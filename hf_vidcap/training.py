@@ -1,0 +1,415 @@
+"""Training and evaluation building blocks shared by `hf-vidcap train`, `hf-vidcap evaluate`, the examples and the demo.
+
+A captioning dataset is a `datasets.Dataset` with a `video_id`, reference `captions` (a list per clip) and either
+precomputed `video_features` (`Array2D(shape=(None, D))`, as `hf-vidcap extract-features` writes them) or a
+`video_path` (read through the processor, for a model with a vision backbone). The pieces, top to bottom:
+
+1. [`build_processor`] makes a processor whose word vocabulary comes from the training captions; [`build_model`] makes
+   any registered architecture from its name, sizes to fit the vocabulary and the features, and user overrides;
+   [`load_or_build_captioner`] picks between fine-tuning a saved folder and building a new model.
+2. [`check_dataset`] says in one line what is wrong when a split cannot train or evaluate the model.
+3. [`build_seq2seq_trainer`] wires a `Seq2SeqTrainer` (one row per caption for training, the collator, generation and
+   [`CaptionMetrics`] for evaluation).
+4. [`generate_captions`] captions every row of a dataset; [`format_metric_table`] and [`write_coco_predictions`]
+   report the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset, DatasetDict
+from transformers import AutoModel, AutoProcessor, EvalPrediction, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+from .data.collator import VideoCaptioningCollator, explode_captions
+from .data.features import video_feature_statistics
+from .metrics import METRIC_NAMES, compute_caption_metrics
+from .modeling import VideoCaptioningPreTrainedModel, get_architecture
+from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+
+
+def select_split(dataset: DatasetDict, split: str) -> Dataset:
+    """The split named `split`, with an error listing the splits there are otherwise."""
+    if split not in dataset:
+        raise ValueError(f"The dataset has no split {split!r}; its splits are: {', '.join(dataset)}.")
+    return dataset[split]
+
+
+def prepare_output_dir(output_dir: str | os.PathLike, resuming: bool = False) -> None:
+    """Create a training run's output folder, refusing a non-empty one unless the run resumes from a checkpoint there,
+    so that no file of the user's (or of an earlier run) is overwritten.
+
+    Raises:
+        `FileExistsError`: for a non-empty folder and a run that does not resume.
+    """
+    output_dir = Path(output_dir)
+    if not resuming and output_dir.is_dir() and any(output_dir.iterdir()):
+        raise FileExistsError(
+            f"The output folder {output_dir} is not empty; pass a new folder, or resume the run it holds with "
+            "--resume-from-checkpoint."
+        )
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+
+def training_captions(dataset: Dataset, split: str = "train") -> list[str]:
+    """Every reference caption of `dataset`, flattened.
+
+    Args:
+        dataset (`datasets.Dataset`): rows with a `captions` column (a list of captions per clip).
+        split (`str`, *optional*, defaults to `"train"`): the split's name, for the error message.
+
+    Raises:
+        `ValueError`: if the dataset has no `captions` column or no caption at all.
+    """
+    if "captions" not in dataset.column_names:
+        raise ValueError(
+            f"The {split} split has no `captions` column (columns: {', '.join(dataset.column_names)}): "
+            "training needs reference captions."
+        )
+    captions = [caption for clip_captions in dataset["captions"] for caption in clip_captions]
+    if not captions:
+        raise ValueError(f"The {split} split holds no caption ({len(dataset)} clips, every `captions` list empty).")
+    return captions
+
+
+def build_processor(
+    train_dataset: Dataset,
+    feature_extractor: VideoCaptioningFeatureExtractor | None = None,
+    min_count: int = 1,
+    max_vocab_size: int | None = None,
+) -> VideoCaptioningProcessor:
+    """A processor whose word-level vocabulary is built from the training captions.
+
+    Args:
+        train_dataset (`datasets.Dataset`): the training split, with a `captions` column.
+        feature_extractor ([`VideoCaptioningFeatureExtractor`], *optional*): the frame preprocessor; a default one
+            (16 frames of 112x112) if not given.
+        min_count (`int`, *optional*, defaults to 1): words seen fewer times map to `<unk>`.
+        max_vocab_size (`int`, *optional*): largest vocabulary size, special tokens included.
+    """
+    return VideoCaptioningProcessor.from_captions(
+        training_captions(train_dataset),
+        feature_extractor=feature_extractor,
+        min_count=min_count,
+        max_vocab_size=max_vocab_size,
+    )
+
+
+def parse_config_overrides(model_type: str, overrides: str) -> dict[str, Any]:
+    """Typed config fields from a string like `"hidden_size=512,dropout=0.2,standardize_video_features=true"`.
+
+    The format is the one of transformers' `PreTrainedConfig.update_from_string` (and of the `--config_overrides`
+    flag of transformers' examples): each value takes the type of the field's default.
+
+    Args:
+        model_type (`str`): the registered architecture whose config the fields belong to.
+        overrides (`str`): comma-separated `field=value` pairs.
+
+    Raises:
+        `ValueError`: naming the pair that is malformed, names no field of the config, or has a value of the wrong type.
+    """
+    defaults = get_architecture(model_type).config_class()
+    fields = {}
+    for pair in overrides.split(","):
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise ValueError(f"Config override {pair!r} is not of the form field=value (in {overrides!r}).")
+        try:
+            defaults.update_from_string(f"{name.strip()}={value.strip()}")
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"Config override {pair!r} for {model_type}: {error}.") from None
+        fields[name.strip()] = getattr(defaults, name.strip())
+    return fields
+
+
+def build_model(
+    model_type: str,
+    vocab_size: int,
+    video_feature_size: int | None = None,
+    vision_model: str | os.PathLike | None = None,
+    config_overrides: str | Mapping[str, Any] | None = None,
+    **config_kwargs: Any,
+) -> VideoCaptioningPreTrainedModel:
+    """A new, randomly initialised captioner of a registered architecture.
+
+    Args:
+        model_type (`str`): a registered architecture (`"s2vt"`, `"mean_pool"`, ...).
+        vocab_size (`int`): the tokenizer's vocabulary size (`len(processor.tokenizer)`).
+        video_feature_size (`int`, *optional*): size of one frame's features, for a model trained on precomputed
+            features. Derived from the backbone when there is one.
+        vision_model (`str` or `os.PathLike`, *optional*): a folder (or Hub id) of a transformers vision model that
+            becomes the captioner's frame encoder (see [`~VideoCaptioningPreTrainedModel.from_vision_pretrained`]), so
+            that the model reads videos.
+        config_overrides (`str` or `Mapping`, *optional*): config fields, as `"field=value,..."` or a mapping; they
+            win over `config_kwargs`.
+        config_kwargs: other config fields (sizes, `vision_config`, ...).
+
+    Raises:
+        `ValueError`: for an unknown architecture or a malformed override.
+    """
+    model_class = get_architecture(model_type)
+    if isinstance(config_overrides, str):
+        config_overrides = parse_config_overrides(model_type, config_overrides)
+    fields = {"vocab_size": vocab_size, **config_kwargs, **(config_overrides or {})}
+    if video_feature_size is not None:
+        fields.setdefault("video_feature_size", video_feature_size)
+    if vision_model is not None:
+        return model_class.from_vision_pretrained(str(vision_model), **fields)
+    return model_class(model_class.config_class(**fields))
+
+
+def load_captioner(
+    model_dir: str | os.PathLike,
+) -> tuple[VideoCaptioningPreTrainedModel, VideoCaptioningProcessor]:
+    """The model and processor saved in `model_dir` (by `save_pretrained`, `hf-vidcap train` or the demo).
+
+    Raises:
+        `ValueError`: if the folder holds no model or no processor.
+    """
+    model_dir = Path(model_dir)
+    for name, what in (("config.json", "model"), ("processor_config.json", "processor")):
+        if not (model_dir / name).is_file():
+            raise ValueError(f"{model_dir} holds no {name}: pass a folder with a saved {what} (save_pretrained).")
+    return AutoModel.from_pretrained(model_dir), AutoProcessor.from_pretrained(model_dir)
+
+
+def load_or_build_captioner(
+    train_dataset: Dataset,
+    model_type: str | None = None,
+    model_name_or_path: str | os.PathLike | None = None,
+    config_overrides: str | None = None,
+    vision_model: str | os.PathLike | None = None,
+    feature_extractor: VideoCaptioningFeatureExtractor | None = None,
+    min_word_count: int = 1,
+    max_vocab_size: int | None = None,
+) -> tuple[VideoCaptioningPreTrainedModel, VideoCaptioningProcessor]:
+    """The model and processor to train on `train_dataset`: a saved one to fine-tune, or a new one.
+
+    A new model gets a vocabulary from the training captions, the feature size of the dataset's `video_features` (or
+    the backbone of `vision_model`), and, if its config asks for `standardize_video_features`, the statistics of the
+    training features.
+
+    Args:
+        train_dataset (`datasets.Dataset`): the training split.
+        model_type (`str`, *optional*): architecture of a new model; exactly one of it and `model_name_or_path`.
+        model_name_or_path (`str` or `os.PathLike`, *optional*): a saved model and processor to fine-tune.
+        config_overrides (`str`, *optional*): config fields of a new model, `"field=value,..."`.
+        vision_model (`str` or `os.PathLike`, *optional*): vision backbone of a new model (see [`build_model`]).
+        feature_extractor ([`VideoCaptioningFeatureExtractor`], *optional*): frame preprocessing of a new processor.
+        min_word_count (`int`, *optional*, defaults to 1): words seen fewer times in training map to `<unk>`.
+        max_vocab_size (`int`, *optional*): largest vocabulary of a new processor.
+    """
+    if (model_type is None) == (model_name_or_path is None):
+        raise ValueError("Pass exactly one of a model type (a new model) or a saved model folder (to fine-tune).")
+    if model_name_or_path is not None:
+        if config_overrides or vision_model:
+            raise ValueError("Config overrides and a vision model apply to a new model, not to a saved one.")
+        return load_captioner(model_name_or_path)
+    processor = build_processor(train_dataset, feature_extractor, min_word_count, max_vocab_size)
+    model = build_model(
+        model_type,
+        vocab_size=len(processor.tokenizer),
+        video_feature_size=dataset_feature_size(train_dataset),
+        vision_model=vision_model,
+        config_overrides=config_overrides,
+    )
+    if model.config.standardize_video_features and "video_features" in train_dataset.column_names:
+        model.set_video_feature_statistics(*video_feature_statistics(train_dataset))
+    return model, processor
+
+
+def dataset_feature_size(dataset: Dataset) -> int | None:
+    """The size of one frame's features in the `video_features` column (`None` without the column)."""
+    if "video_features" not in dataset.column_names:
+        return None
+    shape = getattr(dataset.features["video_features"], "shape", None)
+    if shape is not None:
+        return int(shape[-1])
+    return int(np.asarray(dataset[0]["video_features"]).shape[-1]) if len(dataset) else None
+
+
+def check_dataset(
+    dataset: Dataset, model: VideoCaptioningPreTrainedModel, split: str, needs_captions: bool = True
+) -> None:
+    """Check that a split can train or evaluate `model`, with a one-line error naming the split otherwise.
+
+    Args:
+        dataset (`datasets.Dataset`): the split.
+        model ([`VideoCaptioningPreTrainedModel`]): the captioner.
+        split (`str`): the split's name, for the messages.
+        needs_captions (`bool`, *optional*, defaults to `True`): whether reference captions are required.
+
+    Raises:
+        `ValueError`: for an empty split, missing captions, features whose size is not the model's, or videos for a
+        model without a vision backbone.
+    """
+    if len(dataset) == 0:
+        raise ValueError(f"The {split} split is empty.")
+    if needs_captions:
+        training_captions(dataset, split)
+    feature_size = dataset_feature_size(dataset)
+    if feature_size is not None:
+        if feature_size != model.config.video_feature_size:
+            raise ValueError(
+                f"The {split} split's video_features have {feature_size} values per frame but the model expects "
+                f"{model.config.video_feature_size} (config.video_feature_size): extract features with the backbone "
+                "the model was built for, or build the model for these features."
+            )
+    elif "video_path" in dataset.column_names:
+        if model.vision_model is None:
+            raise ValueError(
+                f"The {split} split has videos (video_path) but no video_features, and the model has no vision "
+                "backbone: extract features first (hf-vidcap extract-features) or build the model with a vision model."
+            )
+    else:
+        raise ValueError(
+            f"The {split} split has neither video_features nor video_path (columns: {', '.join(dataset.column_names)})."
+        )
+
+
+def with_first_reference(dataset: Dataset) -> Dataset:
+    """`dataset` with a `caption` column holding each clip's first reference, the target of an evaluation loss."""
+    return dataset.map(lambda row: {"caption": row["captions"][0]}, desc="First reference as the target")
+
+
+class CaptionMetrics:
+    """`compute_metrics` for `Seq2SeqTrainer(predict_with_generate=True)`: decodes the generated ids and scores them
+    against every reference caption of the evaluation clips with [`compute_caption_metrics`].
+
+    The trainer hands predictions over in dataset order (across processes too: it gathers them with Accelerate's
+    `gather_for_metrics`, which drops the duplicates added to even out the last batch), so the references are taken
+    from the evaluation dataset in its order.
+
+    Args:
+        processor ([`VideoCaptioningProcessor`]): decodes the generated ids.
+        references (`Sequence[Sequence[str]]`): the reference captions of each evaluation clip.
+        meteor (`bool`, *optional*, defaults to `False`): whether to compute METEOR (starts Java at every evaluation).
+    """
+
+    def __init__(
+        self, processor: VideoCaptioningProcessor, references: Sequence[Sequence[str]], meteor: bool = False
+    ) -> None:
+        self.processor = processor
+        self.references = [list(clip_references) for clip_references in references]
+        self.meteor = meteor
+
+    def __call__(self, eval_prediction: EvalPrediction) -> dict[str, float]:
+        predictions = eval_prediction.predictions
+        predictions = predictions[0] if isinstance(predictions, tuple) else predictions
+        captions = self.processor.batch_decode(predictions, skip_special_tokens=True)
+        if len(captions) != len(self.references):
+            raise ValueError(
+                f"Got {len(captions)} predictions for {len(self.references)} evaluation clips: the evaluation set "
+                "must be read in order, each clip once."
+            )
+        scores = compute_caption_metrics(captions, self.references, meteor=self.meteor)
+        return {name: score for name, score in scores.items() if score is not None}
+
+
+def build_seq2seq_trainer(
+    model: VideoCaptioningPreTrainedModel,
+    processor: VideoCaptioningProcessor,
+    args: Seq2SeqTrainingArguments,
+    train_dataset: Dataset,
+    eval_dataset: Dataset | None = None,
+    **trainer_kwargs: Any,
+) -> Seq2SeqTrainer:
+    """A `Seq2SeqTrainer` for a captioner: it trains on one row per (clip, caption) pair and evaluates by generating a
+    caption per clip and scoring it with BLEU-1..4, ROUGE-L and CIDEr-D against all references.
+
+    The processor is the trainer's `processing_class`, so every checkpoint and `trainer.save_model()` hold it beside
+    the weights and load with `AutoProcessor`. `args.remove_unused_columns` is turned off (the collator reads the
+    caption and video columns) and `args.predict_with_generate` on.
+
+    Args:
+        model ([`VideoCaptioningPreTrainedModel`]): the captioner.
+        processor ([`VideoCaptioningProcessor`]): its processor.
+        args (`Seq2SeqTrainingArguments`): the training arguments; `generation_num_beams` sets the beams used when
+            evaluating.
+        train_dataset (`datasets.Dataset`): the training split, one row per clip with its `captions`.
+        eval_dataset (`datasets.Dataset`, *optional*): the evaluation split, likewise.
+        trainer_kwargs: more `Seq2SeqTrainer` arguments (`callbacks`, ...).
+    """
+    check_dataset(train_dataset, model, "training")
+    args.remove_unused_columns = False
+    args.predict_with_generate = True
+    with args.main_process_first(desc="one row per caption"):
+        train_pairs = explode_captions(train_dataset)
+        if eval_dataset is not None:
+            check_dataset(eval_dataset, model, "evaluation")
+            eval_dataset = with_first_reference(eval_dataset)
+    compute_metrics = CaptionMetrics(processor, eval_dataset["captions"]) if eval_dataset is not None else None
+    return Seq2SeqTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_pairs,
+        eval_dataset=eval_dataset,
+        data_collator=VideoCaptioningCollator(processor, max_length=model.config.max_caption_length),
+        processing_class=processor,
+        compute_metrics=compute_metrics,
+        **trainer_kwargs,
+    )
+
+
+@torch.inference_mode()
+def generate_captions(
+    model: VideoCaptioningPreTrainedModel,
+    processor: VideoCaptioningProcessor,
+    dataset: Dataset,
+    batch_size: int = 32,
+    **generate_kwargs: Any,
+) -> list[str]:
+    """Caption every row of a dataset with `generate()`, in batches, in the dataset's order.
+
+    Args:
+        model ([`VideoCaptioningPreTrainedModel`]): the captioner (put in eval mode by the caller).
+        processor ([`VideoCaptioningProcessor`]): its processor.
+        dataset (`datasets.Dataset`): rows with `video_features` (read in preference) or `video_path`.
+        batch_size (`int`, *optional*, defaults to 32): clips captioned at once.
+        generate_kwargs: passed to `generate()` (`num_beams`, `max_new_tokens`, ...).
+
+    Returns:
+        `list[str]`: one caption per row.
+    """
+    column = "video_features" if "video_features" in dataset.column_names else "video_path"
+    rows = dataset.select_columns([column]).with_format("numpy" if column == "video_features" else None)
+    captions = []
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size][column]
+        videos = {"video_features": list(batch)} if column == "video_features" else {"videos": list(batch)}
+        inputs = processor(**videos, return_tensors="pt").to(model.device)
+        ids = model.generate(**inputs, **generate_kwargs)
+        captions += processor.batch_decode(ids, skip_special_tokens=True)
+    return captions
+
+
+def format_metric_table(
+    rows: Mapping[str, Mapping[str, float | None]], metrics: Sequence[str] = METRIC_NAMES, indent: int = 0
+) -> str:
+    """A plain-text table of caption metrics, one row per system (`n/a` for a metric that was not computed).
+
+    Args:
+        rows (`Mapping[str, Mapping[str, float | None]]`): system name -> scores (as [`compute_caption_metrics`] gives).
+        metrics (`Sequence[str]`, *optional*, defaults to all of them): the columns.
+        indent (`int`, *optional*, defaults to 0): spaces before every line.
+    """
+    width = max(16, *(len(system) + 2 for system in rows))
+    lines = [" " * indent + " " * width + "".join(f"{name:>10}" for name in metrics)]
+    for system, scores in rows.items():
+        cells = "".join(f"{'n/a':>10}" if scores[m] is None else f"{scores[m]:>10.3f}" for m in metrics)
+        lines.append(" " * indent + f"{system:{width}}{cells}")
+    return "\n".join(lines)
+
+
+def write_coco_predictions(path: str | os.PathLike, video_ids: Sequence[str], captions: Sequence[str]) -> None:
+    """Write captions in the coco-caption results format, `[{"image_id": video_id, "caption": ...}, ...]`."""
+    results = [
+        {"image_id": video_id, "caption": caption} for video_id, caption in zip(video_ids, captions, strict=True)
+    ]
+    Path(path).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

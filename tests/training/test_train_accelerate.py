@@ -1,0 +1,124 @@
+"""examples/train_accelerate.py: resuming from a checkpoint, and two processes training and evaluating together."""
+
+import hashlib
+import json
+import os
+import runpy
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from safetensors.torch import load_file
+
+from .conftest import TINY_S2VT
+
+
+@pytest.fixture(scope="module")
+def example(repo_root):
+    return repo_root / "examples" / "train_accelerate.py"
+
+
+def train_args(dataset_dir, output_dir, *extra: str) -> list[str]:
+    # 36 (clip, caption) pairs in batches of 4 with 2 accumulated: 9 batches, 5 optimizer steps per epoch.
+    return [
+        "--dataset", str(dataset_dir), "--model-type", "s2vt", "--config-overrides", TINY_S2VT,
+        "--output-dir", str(output_dir), "--num-train-epochs", "2", "--per-device-train-batch-size", "4",
+        "--gradient-accumulation-steps", "2", "--learning-rate", "0.01", "--checkpointing-steps", "4",
+        "--logging-steps", "3", "--num-beams", "1", "--no-meteor", *extra,
+    ]  # fmt: skip
+
+
+def run_example(example, argv: list[str]) -> dict:
+    """Run the example's `main` in this process, as a fresh run (Accelerate keeps its state in singletons)."""
+    try:
+        return runpy.run_path(str(example))["main"](argv)
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_resumed_run_ends_with_the_weights_of_an_unbroken_run(example, feature_dataset_dir, tmp_path, monkeypatch):
+    unbroken = run_example(example, train_args(feature_dataset_dir, tmp_path / "unbroken"))
+
+    # The same run, stopped right after its first checkpoint (step 4, one batch before the end of the first epoch).
+    save_state = Accelerator.save_state
+
+    def save_then_stop(self, output_dir=None, **kwargs):
+        save_state(self, output_dir, **kwargs)
+        raise Interrupted
+
+    monkeypatch.setattr(Accelerator, "save_state", save_then_stop)
+    with pytest.raises(Interrupted):
+        run_example(example, train_args(feature_dataset_dir, tmp_path / "resumed"))
+    monkeypatch.undo()
+    assert sorted(path.name for path in (tmp_path / "resumed").iterdir()) == ["checkpoint-4"]
+
+    resumed = run_example(
+        example, train_args(feature_dataset_dir, tmp_path / "resumed", "--resume-from-checkpoint", "latest")
+    )
+    unbroken_weights, resumed_weights = unbroken["model"].state_dict(), resumed["model"].state_dict()
+    checkpoint_weights = load_file(tmp_path / "resumed" / "checkpoint-4" / "model.safetensors")
+    assert not torch.equal(checkpoint_weights["lm_head.weight"], resumed_weights["lm_head.weight"])
+    for name, tensor in unbroken_weights.items():
+        assert torch.equal(tensor, resumed_weights[name]), name
+    assert resumed["predictions"] == unbroken["predictions"]
+    saved = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert all(torch.equal(saved[name], unbroken_weights[name]) for name in saved)
+
+
+RANK_SCRIPT = """
+    import hashlib, json, os, runpy, sys
+
+    output, example, *argv = sys.argv[1:]
+    result = runpy.run_path(example)["main"](argv)
+    digest = hashlib.sha256()
+    for name, tensor in sorted(result["model"].state_dict().items()):
+        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+    report = {
+        "digest": digest.hexdigest(),
+        "row_indices": result["row_indices"],
+        "predictions": result["predictions"],
+    }
+    with open(os.path.join(output, f"rank{os.environ['RANK']}.json"), "w") as file:
+        json.dump(report, file)
+"""
+
+
+def test_two_processes_end_with_the_same_weights_and_gather_each_prediction_once(
+    example, feature_dataset_dir, tmp_path
+):
+    script = tmp_path / "run_rank.py"
+    script.write_text(textwrap.dedent(RANK_SCRIPT))
+    # 5 validation clips in batches of 2 per process: the last step pads with a duplicate that must be dropped.
+    argv = train_args(feature_dataset_dir, tmp_path / "run", "--per-device-eval-batch-size", "2")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = subprocess.run(
+        [*command, str(script), str(tmp_path), str(example), *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "2 process(es)" in result.stdout
+
+    reports = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert reports[0]["digest"] == reports[1]["digest"]
+    for report in reports:
+        assert sorted(report["row_indices"]) == [0, 1, 2, 3, 4]
+        assert report["predictions"] == reports[0]["predictions"]
+    saved = load_file(tmp_path / "run" / "model.safetensors")
+    digest = hashlib.sha256()
+    for name, tensor in sorted(saved.items()):
+        digest.update(name.encode() + tensor.numpy().tobytes())
+    assert digest.hexdigest() == reports[0]["digest"]
+    predictions = json.loads((tmp_path / "run" / "predictions.json").read_text())
+    assert [p["image_id"] for p in predictions] == [f"validation_{index}" for index in range(5)]
