@@ -8,6 +8,8 @@ A video file that is not on disk is reported, not fatal, unless the caller asks 
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,9 +90,24 @@ def read_annotation_text(path: Path, expected: str) -> str:
         problem = "is a folder, not a file" if path.is_dir() else "not found"
         raise InvalidAnnotationError(f"{path}: {problem}; expected {expected}.")
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return path.read_bytes().decode("utf-8-sig")  # line endings as they are, for the readers below
     except UnicodeDecodeError as error:
         raise InvalidAnnotationError(f"{path}: not UTF-8 text (at byte {error.start}); expected {expected}.") from None
+
+
+def read_annotation_lines(path: Path, expected: str) -> list[str]:
+    """The lines of the annotation file `path` without their line endings (see [`read_annotation_text`]).
+
+    Lines end at line feeds only (`\\n` or `\\r\\n`), not at the other characters `str.splitlines` breaks at, which a
+    caption may hold.
+    """
+    return [line.removesuffix("\r") for line in read_annotation_text(path, expected).split("\n")]
+
+
+def read_annotation_csv(path: Path, expected: str) -> csv.DictReader:
+    """A `csv.DictReader` over the annotation file `path` (see [`read_annotation_text`]): the first row is the header,
+    quoted fields may span lines, and `reader.line_num` is the line of the row read last."""
+    return csv.DictReader(io.StringIO(read_annotation_text(path, expected), newline=""))
 
 
 def canonical_split(name: object, where: str) -> str:
@@ -111,6 +128,15 @@ def canonical_split(name: object, where: str) -> str:
     return split
 
 
+def existing_folder(videos_dir: str | os.PathLike) -> Path:
+    """`videos_dir` as an absolute path; raises a `FileNotFoundError` if it is not a folder (a mistyped path would
+    otherwise only show as every video missing)."""
+    folder = Path(videos_dir).absolute()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"videos_dir {videos_dir}: no such folder.")
+    return folder
+
+
 def video_folders(root: Path, videos_dir: str | os.PathLike | None, default_subfolders: Sequence[str]) -> list[Path]:
     """The folders a corpus loader looks for video files in, in order.
 
@@ -124,10 +150,7 @@ def video_folders(root: Path, videos_dir: str | os.PathLike | None, default_subf
         `FileNotFoundError`: `videos_dir` is given but is not a folder.
     """
     if videos_dir is not None:
-        folder = Path(videos_dir).absolute()
-        if not folder.is_dir():
-            raise FileNotFoundError(f"videos_dir {videos_dir}: no such folder.")
-        return [folder]
+        return [existing_folder(videos_dir)]
     root = root.absolute()
     return [root / name for name in default_subfolders if (root / name).is_dir()] + [root]
 

@@ -15,7 +15,6 @@ of three forms, all read here:
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections import defaultdict
@@ -30,7 +29,8 @@ from .loader_utils import (
     VideoFinder,
     build_captioning_dataset,
     check_missing_videos_option,
-    read_annotation_text,
+    read_annotation_csv,
+    read_annotation_lines,
     video_folders,
 )
 
@@ -154,7 +154,7 @@ def _read_mapping(path: Path) -> dict[str, str]:
     """`youtube_mapping.txt` as `{"vidN": "<youtube_id>_<start>_<end>"}`, in file order."""
     expected = "lines '<youtube_id>_<start>_<end> vidN' mapping MSVD clips to their ids vid1..vid1970"
     vid_to_clip: dict[str, str] = {}
-    for number, line in enumerate(read_annotation_text(path, expected).splitlines(), start=1):
+    for number, line in enumerate(read_annotation_lines(path, expected), start=1):
         if not line.strip():
             continue
         fields = line.split()
@@ -171,7 +171,7 @@ def _read_split_file(path: Path) -> dict[str, list[str]]:
     """A split file `sents_*_lc_nopunc.txt` as `{"vidN": [caption, ...]}`, in file order."""
     expected = "lines 'vidN<TAB>caption'"
     captions: dict[str, list[str]] = defaultdict(list)
-    for number, line in enumerate(read_annotation_text(path, expected).splitlines(), start=1):
+    for number, line in enumerate(read_annotation_lines(path, expected), start=1):
         if not line.strip():
             continue
         vid, tab, caption = line.partition("\t")
@@ -185,7 +185,7 @@ def _read_split_file(path: Path) -> dict[str, list[str]]:
 def _read_csv(path: Path) -> dict[str, list[str]]:
     """The English captions of `MSR Video Description Corpus.csv` as `{"<youtube_id>_<start>_<end>": [caption, ...]}`."""
     expected = f"a CSV file with a header naming the columns {', '.join(_CSV_COLUMNS)}"
-    reader = csv.DictReader(read_annotation_text(path, expected).splitlines())
+    reader = read_annotation_csv(path, expected)
     missing = [column for column in _CSV_COLUMNS if column not in (reader.fieldnames or ())]
     if missing:
         raise InvalidAnnotationError(
@@ -207,7 +207,7 @@ def _read_descriptions(path: Path) -> dict[str, list[str]]:
     """`AllVideoDescriptions.txt` as `{"<youtube_id>_<start>_<end>": [caption, ...]}`."""
     expected = "'#' comment lines, then lines '<youtube_id>_<start>_<end> caption'"
     captions: dict[str, list[str]] = defaultdict(list)
-    for line in read_annotation_text(path, expected).splitlines():
+    for line in read_annotation_lines(path, expected):
         clip, _, caption = line.strip().partition(" ")
         if clip and not clip.startswith("#") and caption.strip():
             captions[clip].append(caption.strip())

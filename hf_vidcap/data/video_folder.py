@@ -15,7 +15,6 @@ A video with several captions has several rows (or a `captions` list). A synthet
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -30,7 +29,9 @@ from .loader_utils import (
     build_captioning_dataset,
     canonical_split,
     check_missing_videos_option,
-    read_annotation_text,
+    existing_folder,
+    read_annotation_csv,
+    read_annotation_lines,
 )
 from .synthetic import SPLIT_NAMES, _resolve_split_sizes
 
@@ -78,7 +79,7 @@ def load_video_folder(
     """
     check_missing_videos_option(missing_videos)
     captions_file = Path(captions_file)
-    videos_dir = Path(videos_dir).absolute()
+    videos_dir = existing_folder(videos_dir)
     if captions_file.suffix.lower() not in CAPTIONS_FILE_SUFFIXES:
         raise InvalidAnnotationError(
             f"{captions_file}: expected a captions file ending in {' or '.join(CAPTIONS_FILE_SUFFIXES)}."
@@ -136,7 +137,7 @@ def _read_rows(path: Path) -> Iterator[tuple[str, dict]]:
     """The rows of a captions file as `(where, row)`, `where` naming the file and line for error messages."""
     if path.suffix.lower() == ".csv":
         expected = "a CSV file with a header naming a 'video' (or 'file_name') and a 'caption' column"
-        reader = csv.DictReader(read_annotation_text(path, expected).splitlines())
+        reader = read_annotation_csv(path, expected)
         if not reader.fieldnames:
             raise InvalidAnnotationError(f"{path}: empty; expected {expected}.")
         for row in reader:
@@ -146,7 +147,7 @@ def _read_rows(path: Path) -> Iterator[tuple[str, dict]]:
             yield where, row
         return
     expected = 'one JSON object per line, e.g. {"video": "a.mp4", "caption": "a man is cooking"}'
-    for number, line in enumerate(read_annotation_text(path, expected).splitlines(), start=1):
+    for number, line in enumerate(read_annotation_lines(path, expected), start=1):
         if not line.strip():
             continue
         where = f"{path}, line {number}"

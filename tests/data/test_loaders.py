@@ -161,6 +161,17 @@ def test_msvd_finds_videos_in_youtube_clips_and_under_other_extensions(tmp_path,
     assert all(Path(path).parent == elsewhere for path in dataset["train"]["video_path"])
 
 
+def test_line_breaks_inside_captions_are_kept(tmp_path):
+    folder = copy_fixture("msvd", tmp_path)
+    (folder / "sents_val_lc_nopunc.txt").write_text("vid1201\ta man\u2028fills a bag\r\n", encoding="utf-8")
+    assert load_msvd(folder)["validation"]["captions"] == [["a man\u2028fills a bag"]]
+    csv_text = (FIXTURES / "msvd" / "MSR Video Description Corpus.csv").read_text(encoding="utf-8")
+    csv_text = csv_text.replace('"A chipmunk, sitting up, is eating."', '"A chipmunk,\nsitting up, is eating."')
+    (folder / "MSR Video Description Corpus.csv").write_bytes(csv_text.replace("\n", "\r\n").encode())  # as Excel
+    captions = load_msvd(folder, captions_source="csv")["train"]["captions"][0]
+    assert captions == ["A squirrel is eating a peanut in it's shell.", "A chipmunk,\r\nsitting up, is eating."]
+
+
 def test_msvd_real_captions():
     """The real MSVD captions: the standard split, every caption of every clip, counted from the files directly."""
     files = {"train": "sents_train_lc_nopunc.txt", "validation": "sents_val_lc_nopunc.txt"}
@@ -445,9 +456,13 @@ def test_malformed_captions_file(tmp_path, name, content, expected):
     assert str(tmp_path / name) in str(error.value)
 
 
-def test_missing_captions_file(tmp_path):
+def test_missing_captions_file_or_videos_dir(tmp_path):
     with pytest.raises(InvalidAnnotationError, match="captions.jsonl: not found; expected one JSON object per line"):
         load_video_folder(tmp_path, tmp_path / "captions.jsonl")
+    with pytest.raises(FileNotFoundError, match="videos_dir .*nowhere: no such folder"):
+        load_video_folder(tmp_path / "nowhere", FIXTURES / "folder_csv" / "captions.csv")
+    with pytest.raises(FileNotFoundError, match="videos_dir .*nowhere: no such folder"):
+        load_msvd(FIXTURES / "msvd", videos_dir=tmp_path / "nowhere")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
