@@ -10,7 +10,7 @@ does the same. The pushed repository loads with `trust_remote_code=True` where h
 
 import argparse
 
-from transformers import AutoConfig, AutoProcessor
+from transformers import AutoModel, AutoProcessor
 
 from hf_vidcap.hub import create_model_card, load_metrics, push_to_hub
 
@@ -35,8 +35,8 @@ def main() -> None:
         vision_model=args.vision_model,
     )
     if args.preview:
-        config, processor = AutoConfig.from_pretrained(args.model), AutoProcessor.from_pretrained(args.model)
-        print(create_model_card(config, processor, args.repo_id, **card_args))
+        model, processor = AutoModel.from_pretrained(args.model), AutoProcessor.from_pretrained(args.model)
+        print(create_model_card(model, processor, args.repo_id, **card_args))
         return
     commit = push_to_hub(args.model, args.repo_id, **card_args)
     print(f"Pushed to {commit.repo_url}: {commit.commit_url}")

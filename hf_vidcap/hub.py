@@ -19,7 +19,8 @@ next to the weights let anyone load it without hf_vidcap installed.
 ... )
 ```
 
-From the shell: `hf-vidcap push demo_output/model --repo-id me/s2vt-synthetic --metrics demo_output/results.json`.
+From the shell: `hf-vidcap push demo_output/model --repo-id me/s2vt-synthetic --dataset synthetic-shapes --metrics
+demo_output/results.json`.
 Afterwards `model.push_to_hub(repo_id)` and `processor.push_to_hub(repo_id)` work as in transformers and keep the card.
 """
 
@@ -35,11 +36,13 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import torch
 from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
-from transformers import AutoConfig, AutoProcessor
+from transformers import AutoConfig, AutoModel, AutoProcessor
 
-from .modeling import ARCHITECTURES, VideoCaptioningConfig, VideoCaptioningPreTrainedModel, get_architecture
+from .modeling import ARCHITECTURES, VideoCaptioningConfig, VideoCaptioningPreTrainedModel
+from .modeling.base import VideoStream
 from .processing import VideoCaptioningProcessor
 
 
@@ -69,7 +72,7 @@ POOLING_DESCRIPTIONS = {
 
 
 def create_model_card(
-    config: VideoCaptioningConfig,
+    model: VideoCaptioningPreTrainedModel,
     processor: VideoCaptioningProcessor,
     repo_id: str,
     dataset: str | None = None,
@@ -83,8 +86,8 @@ def create_model_card(
     The model card of a captioner: YAML metadata the Hub indexes, and a description with a usage snippet.
 
     Args:
-        config ([`VideoCaptioningConfig`]):
-            The captioner's config (any registered architecture).
+        model ([`VideoCaptioningPreTrainedModel`]):
+            The captioner (any registered architecture).
         processor ([`VideoCaptioningProcessor`]):
             The processor published with it; its frame sampling and vocabulary are described.
         repo_id (`str`):
@@ -108,9 +111,9 @@ def create_model_card(
         [`~huggingface_hub.ModelCard`]: the card; `str(card)` is the README.md text.
 
     Raises:
-        `ValueError`: for an unregistered architecture, scores that are not numbers, or scores without a dataset.
+        `ValueError`: for scores that are not numbers, or scores without a dataset.
     """
-    model_class = get_architecture(config.model_type.removeprefix("vidcap_"))
+    config = model.config
     model_name = repo_id.split("/")[-1]
     eval_results = _eval_results(metrics or {}, dataset, metrics_split, model_name)
     card_data = ModelCardData(
@@ -123,15 +126,15 @@ def create_model_card(
         model_name=model_name if eval_results else None,
         eval_results=eval_results or None,
     )
-    intro = f"Video captioning with {_paper(model_class)}, as a 🤗 transformers model"
+    intro = f"Video captioning with {_paper(type(model))}, as a 🤗 transformers model"
     intro += f" trained on {dataset}." if dataset else "."
     sections = [
         f"# {model_name}",
         f"{intro} Built with hf_vidcap: the modelling and processing code "
         "is in this repository, so it loads with `trust_remote_code=True` and needs only `transformers`, `torch` and "
         "`av` (PyAV), not hf_vidcap itself.",
-        "## Model\n\n" + _table(_model_rows(model_class, config, processor)),
-        "## Video features\n\n" + _table(_feature_rows(config, processor, vision_model)),
+        "## Model\n\n" + _table(_model_rows(model, processor)),
+        "## Video features\n\n" + _table(_feature_rows(model, processor, vision_model)),
     ]
     if eval_results:
         rows = [(result.metric_name, f"{result.metric_value:.4f}") for result in eval_results]
@@ -140,12 +143,12 @@ def create_model_card(
             "(`hf_vidcap.metrics.compute_caption_metrics`, the numbers of the reference implementation):\n\n"
             + _table(rows, header=("metric", "score"))
         )
-    sections.append(f"## Usage\n\n```python\n{usage_snippet(config, processor, repo_id, vision_model)}```")
+    sections.append(f"## Usage\n\n```python\n{usage_snippet(model, processor, repo_id, vision_model)}```")
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
 
 
 def usage_snippet(
-    config: VideoCaptioningConfig,
+    model: VideoCaptioningPreTrainedModel,
     processor: VideoCaptioningProcessor,
     repo_id: str,
     vision_model: str | None = None,
@@ -154,9 +157,12 @@ def usage_snippet(
     """
     Python code that loads `repo_id` with `trust_remote_code=True`, captions one video and prints the caption.
 
-    A model with a vision backbone reads the video file `video`; one without takes precomputed frame features, which
-    the snippet fills with random numbers of the right shape and says where real ones come from.
+    A model with a vision backbone reads the video file `video`. Features the model cannot compute from frames (all of
+    them without a backbone) are filled with random numbers of the right shape, with a comment on where real ones
+    come from.
     """
+    config = model.config
+    num_frames = processor.feature_extractor.num_frames or 16
     lines = [
         "import torch",
         "from transformers import AutoModel, AutoProcessor",
@@ -169,13 +175,20 @@ def usage_snippet(
         lines.append(f'inputs = processor(videos=["{video}"], return_tensors="pt")')
     else:
         source = f"`{vision_model}`" if vision_model else "the extractor used for training"
-        num_frames = processor.feature_extractor.num_frames or 16
         lines += [
-            f"# One [num_frames, {config.video_feature_size}] array of frame features per video, made by {source};",
+            f"# One (num_frames, {config.video_feature_size}) array of frame features per video, made by {source};",
             "# random numbers here.",
             f"video_features = [torch.randn({num_frames}, {config.video_feature_size})]",
             'inputs = processor(video_features=video_features, return_tensors="pt")',
         ]
+    streams = _precomputed_streams(model, processor)
+    if streams:
+        lines.append(
+            f"# Features of the other streams {type(model).__name__} reads, padded like the frames; random here."
+        )
+    for stream in streams:
+        shape = ", ".join(map(str, stream.shape(1, num_frames)))
+        lines.append(f'inputs["{stream.name}"] = torch.randn({shape})')
     lines += [
         "with torch.inference_mode():",
         "    ids = model.generate(**inputs, num_beams=5)",
@@ -246,7 +259,9 @@ def push_to_hub(
     if isinstance(model, (str, os.PathLike)):
         if processor is not None:
             raise ValueError("A saved folder holds its own processor: pass `processor` only with a model object.")
-        return _push_folder(Path(model), repo_id, card_kwargs, **hub_kwargs)
+        folder = Path(model)
+        model, processor = _load_saved_captioner(folder)
+        return _upload(folder, model, processor, repo_id, card_kwargs, **hub_kwargs)
     if not isinstance(model, VideoCaptioningPreTrainedModel):
         raise ValueError(f"`model` must be an hf_vidcap captioner or a saved folder, got {type(model).__name__}.")
     if not isinstance(processor, VideoCaptioningProcessor):
@@ -258,7 +273,7 @@ def push_to_hub(
     with tempfile.TemporaryDirectory() as folder:
         model.save_pretrained(folder)
         processor.save_pretrained(folder)
-        return _push_folder(Path(folder), repo_id, card_kwargs, **hub_kwargs)
+        return _upload(Path(folder), model, processor, repo_id, card_kwargs, **hub_kwargs)
 
 
 def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str | None]:
@@ -287,16 +302,17 @@ def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str 
     return metrics, content.get("split") if isinstance(content.get("split"), str) else None
 
 
-def _push_folder(
+def _upload(
     folder: Path,
+    model: VideoCaptioningPreTrainedModel,
+    processor: VideoCaptioningProcessor,
     repo_id: str,
     card_kwargs: dict,
     commit_message: str,
     private: bool | None,
     token: str | bool | None,
 ) -> CommitInfo:
-    """Checks `folder`, builds the card, creates the repository and commits every file and the card."""
-    config, processor = _load_saved_captioner(folder)
+    """Creates the repository and commits every file of the checked `folder` and the card of `model`."""
     files = sorted(
         path
         for path in folder.rglob("*")
@@ -312,19 +328,19 @@ def _push_folder(
         card = None
     else:
         # Built before anything is created on the Hub, so that card arguments it cannot use stop the push here.
-        card = create_model_card(config, processor, repo_id, **card_kwargs)
+        card = create_model_card(model, processor, repo_id, **card_kwargs)
 
     api = HfApi(token=token)
     created_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
     if card is not None:
         if created_id != repo_id:  # "name" became "namespace/name": the usage snippet needs the full id
-            card = create_model_card(config, processor, created_id, **card_kwargs)
+            card = create_model_card(model, processor, created_id, **card_kwargs)
         operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
     return api.create_commit(created_id, operations, commit_message=commit_message)
 
 
-def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningConfig, VideoCaptioningProcessor]:
-    """The config and processor of a folder `save_pretrained` wrote, checked to load with `trust_remote_code=True`."""
+def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel, VideoCaptioningProcessor]:
+    """The captioner and processor `save_pretrained` wrote in `folder`, checked to load with `trust_remote_code=True`."""
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder: pass the folder where `save_pretrained` wrote the captioner.")
     config_file = folder / "config.json"
@@ -346,11 +362,11 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningConfig, VideoCap
             f"{folder} has no processor (processor_config.json): save it next to the model with "
             "`processor.save_pretrained(folder)`; the repository needs it to turn videos into inputs."
         )
-    config = AutoConfig.from_pretrained(folder)
     try:
         processor = AutoProcessor.from_pretrained(folder)
     except (OSError, ValueError, TypeError) as error:
         raise ValueError(f"The processor saved in {folder} does not load: {error}") from None
+    config = AutoConfig.from_pretrained(folder)
     _check_vocabulary(config, processor, f"the processor in {folder}")
     for config_name in ("config.json", "processor_config.json"):
         auto_map = json.loads((folder / config_name).read_text()).get("auto_map") or {}
@@ -362,7 +378,11 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningConfig, VideoCap
                 f"{folder / config_name} was saved without the code files that `trust_remote_code=True` loads "
                 f"({', '.join(missing) or 'no auto_map'}): save it again with hf_vidcap imported."
             )
-    return config, processor
+    try:
+        model = AutoModel.from_pretrained(folder).eval()
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ValueError(f"The model saved in {folder} does not load: {error}") from None
+    return model, processor
 
 
 def _check_vocabulary(config: VideoCaptioningConfig, processor: VideoCaptioningProcessor, what: str) -> None:
@@ -407,19 +427,25 @@ def _paper(model_class: type[VideoCaptioningPreTrainedModel]) -> str:
     return " ".join(docstring.split("\n\n")[0].split()).rstrip(".")
 
 
-def _model_rows(
-    model_class: type[VideoCaptioningPreTrainedModel], config: VideoCaptioningConfig, processor
-) -> list[tuple[str, str]]:
+def _model_rows(model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor) -> list[tuple[str, str]]:
+    parameters = sum(parameter.numel() for parameter in model.parameters())
+    trained = sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
     return [
-        ("architecture", f"`{model_class.__name__}` (`{config.model_type}`)"),
-        ("paper", _paper(model_class)),
+        ("architecture", f"`{type(model).__name__}` (`{model.config.model_type}`)"),
+        ("paper", _paper(type(model))),
+        (
+            "parameters",
+            f"{parameters:,}" + (f" ({trained:,} trained, the rest frozen)" if trained < parameters else ""),
+        ),
         ("vocabulary", f"{len(processor.tokenizer)} tokens, word-level"),
-        ("caption length", f"at most {config.max_caption_length} tokens by default"),
+        ("caption length", f"at most {model.config.max_caption_length} tokens by default"),
     ]
 
 
-def _feature_rows(config: VideoCaptioningConfig, processor, vision_model: str | None) -> list[tuple[str, str]]:
-    extractor = processor.feature_extractor
+def _feature_rows(
+    model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor, vision_model: str | None
+) -> list[tuple[str, str]]:
+    config, extractor = model.config, processor.feature_extractor
     if extractor.fps is not None:
         frames = f"at {extractor.fps:g} frames per second" + (
             f", at most {extractor.num_frames}" if extractor.num_frames else ""
@@ -430,11 +456,9 @@ def _feature_rows(config: VideoCaptioningConfig, processor, vision_model: str | 
     rows = [("frames per video", frames), ("frame size", f"{size}, RGB, normalized per channel")]
     if config.vision_config is None:
         source = f"`{vision_model}`" if vision_model else "not recorded"
+        shape = f"`(num_frames, {config.video_feature_size})`"
         rows += [
-            (
-                "input",
-                f"precomputed frame features, `video_features` of shape `[num_frames, {config.video_feature_size}]`",
-            ),
+            ("input", f"precomputed frame features, `video_features` of shape {shape} per video"),
             ("features extracted by", source),
         ]
     else:
@@ -443,16 +467,44 @@ def _feature_rows(config: VideoCaptioningConfig, processor, vision_model: str | 
         origin = f", initialised from `{vision_model}`" if vision_model else ""
         pooling = POOLING_DESCRIPTIONS[config.vision_feature_pooling].format(grid=config.vision_feature_grid_size)
         rows += [
-            ("input", "video files or frames (`pixel_values_videos`); no precomputed features needed"),
+            ("input", "video files or frames (`pixel_values_videos`)"),
             (
                 "vision backbone",
                 f"{backbone} (`{config.vision_config.model_type}`) inside the model, {training}{origin}",
             ),
             ("pooling per frame", f"{pooling}: {config.video_feature_size} values"),
         ]
+    for stream in _precomputed_streams(model, processor):
+        steps = "num_frames" if stream.frame_stride == 1 else f"ceil(num_frames / {stream.frame_stride})"
+        shape = ", ".join(
+            [steps, *([str(stream.num_regions)] if stream.num_regions else []), str(stream.feature_size)]
+        )
+        rows.append(("also input", f"precomputed `{stream.name}` of shape `({shape})` per video"))
     if config.standardize_video_features:
         rows.append(("standardization", "per feature dimension, with training-set statistics saved in the weights"))
     return rows
+
+
+def _precomputed_streams(
+    model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor
+) -> tuple[VideoStream, ...]:
+    """The extra feature streams the model reads (`model.video_streams()`, e.g. G2L's clip features) that must be
+    passed precomputed: all of them without a vision backbone; with one, those it cannot compute from the frames of a
+    (blank) video the processor's size."""
+    streams = model.video_streams()
+    if model.config.vision_config is None or not streams:
+        return streams
+    extractor = processor.feature_extractor
+    frames = torch.zeros(1, extractor.num_frames or 1, 3, extractor.size["height"], extractor.size["width"])
+    mask = torch.ones(frames.shape[:2], dtype=torch.long)
+    missing = []
+    for stream in streams:
+        try:
+            with torch.inference_mode():
+                model.encode_pixel_streams(frames.to(model.device, model.dtype), mask.to(model.device), [stream.name])
+        except ValueError:
+            missing.append(stream)
+    return tuple(missing)
 
 
 def _table(rows: list[tuple[str, str]], header: tuple[str, str] = ("", "")) -> str:

@@ -15,7 +15,8 @@ from transformers import BertConfig, ResNetConfig
 
 from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 from hf_vidcap.cli import main
-from hf_vidcap.hub import push_to_hub
+from hf_vidcap.hub import create_model_card, push_to_hub
+from hf_vidcap.modeling.base import VideoStream
 
 from .conftest import TINY_CLIPS
 from .helpers import run_without_hf_vidcap
@@ -118,7 +119,9 @@ def test_push_uploads_every_saved_file_unchanged_and_a_card_in_one_commit(hub, p
     } == {path.name: path.read_bytes() for path in folder.iterdir()}
 
 
-def test_card_metadata_and_description(hub, pushed):
+def test_card_metadata_and_description(hub, pushed, video_model):
+    parameters = sum(p.numel() for p in video_model.parameters())
+    frozen_backbone = sum(p.numel() for p in video_model.vision_model.parameters())
     card = ModelCard(hub.files("vidcap/s2vt-video")["README.md"].decode())
     assert card.data.library_name == "transformers"
     assert card.data.pipeline_tag == "video-text-to-text"
@@ -139,6 +142,7 @@ def test_card_metadata_and_description(hub, pushed):
         "ResNet (`resnet`) inside the model, frozen, initialised from `microsoft/resnet-18`",
         "2x2 grid of average-pooled cells, concatenated (keeps coarse spatial layout): 64 values",
         "| standardization |",
+        f"| parameters | {parameters:,} ({parameters - frozen_backbone:,} trained, the rest frozen) |",
         "| CIDEr-D | 0.7300 |",
         'AutoModel.from_pretrained("vidcap/s2vt-video", trust_remote_code=True)',
     ):
@@ -146,8 +150,35 @@ def test_card_metadata_and_description(hub, pushed):
 
     features_card = ModelCard(hub.files("user/s2vt-features")["README.md"].decode())
     assert features_card.data.eval_results is None and features_card.data.datasets is None
-    assert "precomputed frame features, `video_features` of shape `[num_frames, 6]`" in features_card.text
+    assert "precomputed frame features, `video_features` of shape `(num_frames, 6)` per video" in features_card.text
     assert "grid" not in features_card.text and "| standardization |" not in features_card.text
+
+
+class TwoStreamS2VT(S2VTForVideoCaptioning):
+    """An architecture that also reads clip features, which it computes from frames, and region features, which it
+    cannot (as G2L does with only a frame backbone)."""
+
+    def video_streams(self):
+        return VideoStream("clip_features", 5), VideoStream("region_features", 4, frame_stride=3, num_regions=2)
+
+    def encode_pixel_streams(self, pixel_values_videos, video_attention_mask, names):
+        if names == ["clip_features"]:
+            return {"clip_features": torch.zeros(*pixel_values_videos.shape[:2], 5)}
+        return super().encode_pixel_streams(pixel_values_videos, video_attention_mask, names)
+
+
+@pytest.mark.parametrize("with_backbone", [False, True])
+def test_card_asks_for_the_streams_the_model_cannot_compute_from_frames(processor, with_backbone):
+    backbone = dict(vision_config=ResNetConfig(**TINY_RESNET)) if with_backbone else dict(video_feature_size=6)
+    config = S2VTConfig(vocab_size=len(processor.tokenizer), hidden_size=4, **backbone)
+    text = create_model_card(TwoStreamS2VT(config), processor, "vidcap/two-streams").text
+    frames = TINY_CLIPS.num_frames
+    region_steps = -(-frames // 3)
+    assert "precomputed `region_features` of shape `(ceil(num_frames / 3), 2, 4)` per video" in text
+    assert f'inputs["region_features"] = torch.randn(1, {region_steps}, 2, 4)' in text
+    assert ("`clip_features`" in text) is not with_backbone
+    assert (f'inputs["clip_features"] = torch.randn(1, {frames}, 5)' in text) is not with_backbone
+    assert ('processor(videos=["video.mp4"]' in text) is with_backbone
 
 
 def test_pushed_repositories_load_by_id_without_hf_vidcap_and_their_snippets_work(
