@@ -63,7 +63,10 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, required: bool = True
         help="fractions of videos per split, for a captions file without a split column (default: 0.8 0.1 0.1)",
     )
     group.add_argument(
-        "--split-seed", type=int, help="seed of that split, for a captions file without a split column (default: 0)"
+        "--split-seed",
+        type=int,
+        metavar="N",
+        help="seed of that split, for a captions file without a split column (default: 0)",
     )
 
 

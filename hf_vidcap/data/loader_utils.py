@@ -196,7 +196,8 @@ def build_captioning_dataset(
     source: str,
     searched: Sequence[Path],
 ) -> datasets.DatasetDict:
-    """The `DatasetDict` of a loader, after checking that the video files exist.
+    """The `DatasetDict` of a loader: rows without a caption are left out (with a warning), then the video files of
+    the others are checked.
 
     Args:
         splits (`Mapping[str, Sequence[CaptionedVideo]]`): rows of each split (`train`, `validation`, `test`; a split
@@ -211,7 +212,15 @@ def build_captioning_dataset(
     Raises:
         `FileNotFoundError`: some videos are missing and `missing_videos="error"`.
     """
-    rows = [row for name in SPLIT_NAMES for row in splits.get(name, ())]
+    listed = [row for name in SPLIT_NAMES for row in splits.get(name, ())]
+    uncaptioned = [row.video_id for row in listed if not row.captions]
+    if uncaptioned:
+        logger.warning(
+            f"{len(uncaptioned)} of {len(listed)} videos of {source} have no caption, e.g. "
+            f"{', '.join(uncaptioned[:3])}; they are left out."
+        )
+    splits = {name: [row for row in splits.get(name, ()) if row.captions] for name in SPLIT_NAMES}
+    rows = [row for name in SPLIT_NAMES for row in splits[name]]
     missing = [row.video_path for row in rows if not os.path.isfile(row.video_path)]
     if missing:
         message = (
@@ -227,7 +236,7 @@ def build_captioning_dataset(
     dropped = set(missing) if missing_videos == "drop" else set()
     result = {}
     for name in SPLIT_NAMES:
-        kept = [row for row in splits.get(name, ()) if row.video_path not in dropped]
+        kept = [row for row in splits[name] if row.video_path not in dropped]
         result[name] = datasets.Dataset.from_dict(
             {
                 "video_id": [row.video_id for row in kept],

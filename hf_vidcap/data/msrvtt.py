@@ -17,7 +17,6 @@ import os
 from pathlib import Path
 
 import datasets
-from transformers.utils import logging
 
 from .loader_utils import (
     CaptionedVideo,
@@ -30,8 +29,6 @@ from .loader_utils import (
     video_folders,
 )
 
-
-logger = logging.get_logger(__name__)
 
 MSRVTT_ANNOTATION_FILES: tuple[str, ...] = ("train_val_videodatainfo.json", "test_videodatainfo.json")
 
@@ -94,17 +91,11 @@ def load_msrvtt(
             if caption:
                 captions[video_id].append(caption)
 
-    uncaptioned = [video_id for video_id, texts in captions.items() if not texts]
-    if uncaptioned:
-        logger.warning(
-            f"{len(uncaptioned)} MSR-VTT videos have no caption (e.g. {', '.join(uncaptioned[:3])}); they are left out."
-        )
     folders = video_folders(root, videos_dir, ("TrainValVideo", "TestVideo", "videos"))
     find_video = VideoFinder(folders, ".mp4")
     splits: dict[str, list[CaptionedVideo]] = {"train": [], "validation": [], "test": []}
     for video_id, texts in captions.items():
-        if texts:
-            splits[split_of[video_id]].append(CaptionedVideo(video_id, find_video(video_id), texts))
+        splits[split_of[video_id]].append(CaptionedVideo(video_id, find_video(video_id), texts))
     source = f"MSR-VTT ({' and '.join(os.fspath(file) for file, _ in annotations)})"
     return build_captioning_dataset(splits, missing_videos, source, folders)
 

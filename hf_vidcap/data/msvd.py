@@ -219,20 +219,11 @@ def _read_descriptions(path: Path) -> dict[str, list[str]]:
 def _split_clip_captions(
     clip_captions: dict[str, list[str]], vid_to_clip: dict[str, str], source_name: str
 ) -> dict[str, dict[str, list[str]]]:
-    """Captions by clip name, turned into `{split: {"vidN": captions}}` through the mapping and the standard split."""
+    """Captions by clip name, turned into `{split: {"vidN": captions}}` through the mapping and the standard split
+    (a clip of the mapping without a caption gets none)."""
     by_split: dict[str, dict[str, list[str]]] = {split: {} for split in MSVD_SPLIT_RANGES}
-    uncaptioned = []
     for vid, clip in sorted(vid_to_clip.items(), key=lambda item: _vid_number(item[0])):
-        split = _standard_split(vid)
-        if clip in clip_captions:
-            by_split[split][vid] = clip_captions[clip]
-        else:
-            uncaptioned.append(vid)
-    if uncaptioned:
-        logger.warning(
-            f"{len(uncaptioned)} MSVD clips of {MSVD_MAPPING_FILE} have no English caption in {source_name} "
-            f"(e.g. {', '.join(uncaptioned[:3])}); they are left out."
-        )
+        by_split[_standard_split(vid)][vid] = clip_captions.get(clip, [])
     unmapped = len(set(clip_captions) - set(vid_to_clip.values()))
     if unmapped:
         logger.info(f"{unmapped} clips of {source_name} are not in {MSVD_MAPPING_FILE} (not in the standard split).")

@@ -116,7 +116,7 @@ def test_msvd_csv_keeps_english_captions_of_mapped_clips(caplog):
         "test": [("vid1301", ["A dog is giving a man a high five.", "A man high-fives his dog."])],
     }
     # vid1302 has only a Spanish caption: left out, and said so.
-    assert "1 MSVD clips" in caplog.text and "vid1302" in caplog.text
+    assert "1 of 5 videos of MSVD" in caplog.text and "have no caption, e.g. vid1302; they are left out" in caplog.text
     assert file_names(dataset) == {vid: name for vid, name in MSVD_CLIPS.items() if vid != "vid1302"}
 
 
@@ -231,7 +231,7 @@ def test_msrvtt_leaves_out_videos_without_captions(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         dataset = load_msrvtt(folder)
     assert dataset["test"]["video_id"] == ["video7010", "video7011"]
-    assert "1 MSR-VTT videos have no caption (e.g. video7012)" in caplog.text
+    assert "1 of 6 videos of MSR-VTT" in caplog.text and "have no caption, e.g. video7012" in caplog.text
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -258,6 +258,15 @@ def test_video_folder_jsonl_with_file_name_captions_list_and_video_id(tmp_path):
         ("bike", ["a boy rides a bike"]),
     ]
     assert dataset["train"]["video_path"][1] == str(tmp_path / "clips" / "piano.mp4")
+
+
+def test_video_folder_leaves_out_videos_without_a_caption(tmp_path, caplog):
+    captions = tmp_path / "captions.csv"
+    captions.write_text("video,caption\na.mp4,a cat sleeps\nb.mp4, \na.mp4,\n")
+    with caplog.at_level(logging.WARNING):
+        dataset = load_video_folder(tmp_path, captions, split_fractions=(1, 0, 0))
+    assert rows(dataset)["train"] == [("a", ["a cat sleeps"])]
+    assert "1 of 2 videos" in caplog.text and "have no caption, e.g. b;" in caplog.text
 
 
 def test_synthetic_render_loads_as_a_video_folder(tiny_clips):
