@@ -115,7 +115,7 @@ def create_model_card(
     """
     config = model.config
     model_name = repo_id.split("/")[-1]
-    eval_results = _eval_results(metrics or {}, dataset, metrics_split, model_name)
+    eval_results = _eval_results(metrics or {}, dataset, metrics_split)
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag=PIPELINE_TAG,
@@ -393,9 +393,7 @@ def _check_vocabulary(config: VideoCaptioningConfig, processor: VideoCaptioningP
         )
 
 
-def _eval_results(
-    metrics: Mapping[str, float | None], dataset: str | None, split: str, model_name: str
-) -> list[EvalResult]:
+def _eval_results(metrics: Mapping[str, float | None], dataset: str | None, split: str) -> list[EvalResult]:
     """The card's model-index entries, one per score that is not `None`."""
     if metrics and not dataset:
         raise ValueError("Scores need the dataset they were measured on: pass `dataset` with `metrics`.")
