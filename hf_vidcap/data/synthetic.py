@@ -51,6 +51,7 @@ __all__ = [
     "caption_vocabulary",
     "render_clip",
     "render_synthetic_dataset",
+    "resolve_split_sizes",
     "sample_clip_specs",
     "write_video",
 ]
@@ -716,9 +717,11 @@ def write_video(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _resolve_split_sizes(
+def resolve_split_sizes(
     num_clips: int | None, split_sizes: Sequence[int] | None, split_fractions: Sequence[float]
 ) -> tuple[int, int, int]:
+    """The (train, validation, test) sizes: `split_sizes` checked as given, or `num_clips` (default 400) divided by
+    `split_fractions`, validation and test rounded and train taking the rest. Raises `ValueError` on bad arguments."""
     if split_sizes is not None:
         sizes = tuple(int(s) for s in split_sizes)
         if len(sizes) != 3 or min(sizes) < 0:
@@ -820,7 +823,7 @@ def render_synthetic_dataset(
     config = config if config is not None else SyntheticVideoConfig()
     if config_overrides:
         config = dataclasses.replace(config, **config_overrides)
-    sizes = _resolve_split_sizes(num_clips, split_sizes, split_fractions)
+    sizes = resolve_split_sizes(num_clips, split_sizes, split_fractions)
     num_clips = sum(sizes)
     output_dir = Path(output_dir).absolute()
     manifest_path = output_dir / SYNTHETIC_MANIFEST_NAME
@@ -906,13 +909,8 @@ def _render_many(
 def _build_dataset_dict(specs: list[SyntheticClipSpec], splits: list[str], output_dir: Path):
     import datasets
 
-    features = datasets.Features(
-        {
-            "video_id": datasets.Value("string"),
-            "video_path": datasets.Value("string"),
-            "captions": datasets.List(datasets.Value("string")),
-        }
-    )
+    from .loader_utils import CAPTIONING_FEATURES  # it imports this module, so not at the top
+
     result = {}
     for name in SPLIT_NAMES:
         rows = [spec for spec, split in zip(specs, splits) if split == name]
@@ -922,6 +920,6 @@ def _build_dataset_dict(specs: list[SyntheticClipSpec], splits: list[str], outpu
                 "video_path": [os.fspath(output_dir / _video_relpath(spec)) for spec in rows],
                 "captions": [list(spec.captions) for spec in rows],
             },
-            features=features,
+            features=CAPTIONING_FEATURES,
         )
     return datasets.DatasetDict(result)

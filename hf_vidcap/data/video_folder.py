@@ -33,7 +33,7 @@ from .loader_utils import (
     read_annotation_csv,
     read_annotation_lines,
 )
-from .synthetic import SPLIT_NAMES, _resolve_split_sizes
+from .synthetic import SPLIT_NAMES, resolve_split_sizes
 
 
 CAPTIONS_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".csv")
@@ -188,7 +188,7 @@ def _captions(row: dict, where: str) -> list[str]:
 def _seeded_split(video_ids: list[str], split_fractions: Sequence[float] | None, seed: int) -> dict[str, str]:
     """Assigns videos to splits at random: exact sizes from the fractions, independent of the order of `video_ids`."""
     fractions = DEFAULT_SPLIT_FRACTIONS if split_fractions is None else split_fractions
-    sizes = _resolve_split_sizes(len(video_ids), None, fractions)
+    sizes = resolve_split_sizes(len(video_ids), None, fractions)
     names = [name for name, size in zip(SPLIT_NAMES, sizes) for _ in range(size)]
     shuffled = np.random.default_rng(seed).permutation(sorted(video_ids))
     return {str(video_id): name for video_id, name in zip(shuffled, names)}
