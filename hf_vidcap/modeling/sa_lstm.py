@@ -92,10 +92,11 @@ class SALSTMForVideoCaptioning(VideoCaptioningPreTrainedModel):
         """One attention and one LSTM cell step per word (attention depends on the previous hidden state); the word
         embedding and the output layers run once over all the words."""
         words = self.word_embedding(input_ids)
+        frames, projected_frames, frame_mask = state["frames"], state["projected_frames"], state["frame_mask"]
         h, c = state["h"], state["c"]
         hidden_states, contexts, weights = [], [], []
         for word in words.unbind(dim=1):
-            context, alpha = self.attention(h, state["projected_frames"], state["frames"], state["frame_mask"])
+            context, alpha = self.attention(h, projected_frames, frames, frame_mask)
             h, c = self.lstm(torch.cat([word, context], dim=-1), (h, c))
             hidden_states.append(h)
             contexts.append(context)
