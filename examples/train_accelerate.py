@@ -131,9 +131,8 @@ def main(argv: list[str] | None = None) -> dict:
         check_dataset(eval_dataset, model, args.eval_split)
         train_pairs = explode_captions(train_dataset)
     eval_rows = eval_dataset.add_column("row_index", list(range(len(eval_dataset))))
-    features_format = {"type": "numpy", "columns": ["video_features"], "output_all_columns": True}
-    if "video_features" in train_pairs.column_names:
-        train_pairs, eval_rows = train_pairs.with_format(**features_format), eval_rows.with_format(**features_format)
+    if "video_features" in eval_rows.column_names:
+        eval_rows = eval_rows.with_format("numpy", columns=["video_features"], output_all_columns=True)
 
     max_length = model.config.max_caption_length
     train_loader = DataLoader(

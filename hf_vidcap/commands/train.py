@@ -18,15 +18,25 @@ def train_command(args: argparse.Namespace) -> None:
     from transformers import Seq2SeqTrainingArguments, set_seed
 
     from ..metrics import METRIC_NAMES
-    from ..training import build_seq2seq_trainer, format_metric_table, prepare_output_dir, select_split
+    from ..training import (
+        build_seq2seq_trainer,
+        check_dataset,
+        format_metric_table,
+        prepare_output_dir,
+        select_split,
+    )
 
     resuming = args.resume_from_checkpoint is not None
     prepare_output_dir(args.output_dir, resuming=resuming)
     set_seed(args.seed)
     dataset = load_dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
-    eval_dataset = select_split(dataset, args.eval_split) if args.eval_split else None
+    eval_split = args.eval_split or ("validation" if "validation" in dataset else "none")
+    eval_dataset = None if eval_split == "none" else select_split(dataset, eval_split)
     model, processor = captioner_from_args(args, train_dataset)
+    check_dataset(train_dataset, model, args.train_split)
+    if eval_dataset is not None:
+        check_dataset(eval_dataset, model, eval_split)
     training_args = Seq2SeqTrainingArguments(
         output_dir=args.output_dir,
         num_train_epochs=args.num_train_epochs,
@@ -58,7 +68,7 @@ def train_command(args: argparse.Namespace) -> None:
         metrics = trainer.evaluate()
         if trainer.is_world_process_zero():
             scores = {name.removeprefix("eval_"): value for name, value in metrics.items()}
-            print(format_metric_table({args.eval_split: scores}, metrics=[m for m in METRIC_NAMES if m in scores]))
+            print(format_metric_table({eval_split: scores}, metrics=[m for m in METRIC_NAMES if m in scores]))
             trainer.save_metrics("eval", metrics)
     if trainer.is_world_process_zero():
         print(f"Saved the model and processor to {args.output_dir}")
@@ -78,7 +88,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     data = train.add_argument_group("data")
     data.add_argument("--dataset", required=True, help="a DatasetDict saved with save_to_disk")
     data.add_argument("--train-split", default="train", help="split to train on")
-    data.add_argument("--eval-split", default="validation", help="split to evaluate on ('' for none)")
+    data.add_argument(
+        "--eval-split", help="split to evaluate on: by default 'validation' if the dataset has one; 'none' for none"
+    )
     add_captioner_arguments(train)
     run = train.add_argument_group("training (the Seq2SeqTrainingArguments of the same names)")
     run.add_argument("--output-dir", required=True, help="checkpoints, then the trained model and processor")

@@ -1,0 +1,139 @@
+"""`hf-vidcap train` (Seq2SeqTrainer): its output is read by `caption` and `evaluate`, resuming is exact, and bad input
+is one line with exit status 2."""
+
+import json
+
+import pytest
+import torch
+from datasets import load_from_disk
+from safetensors.torch import load_file
+from transformers import AutoModel, ResNetConfig, ResNetModel, Seq2SeqTrainingArguments, TrainerCallback
+
+from hf_vidcap.cli import main
+from hf_vidcap.training import build_seq2seq_trainer, load_or_build_captioner
+
+from .conftest import TINY_S2VT, write_feature_dataset
+
+
+def train_argv(dataset_dir, output_dir, *extra: str) -> list[str]:
+    # 36 (clip, caption) pairs in batches of 8: 5 steps per epoch; the checkpoint at step 3 falls inside the first.
+    return [
+        "train", "--dataset", str(dataset_dir), "--output-dir", str(output_dir), "--max-steps", "7",
+        "--per-device-train-batch-size", "8", "--learning-rate", "0.01", "--save-steps", "3", "--logging-steps", "3",
+        "--eval-strategy", "no", "--num-beams", "2", "--seed", "3", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(feature_dataset_dir, tmp_path_factory):
+    output = tmp_path_factory.mktemp("train") / "run"
+    assert main(train_argv(feature_dataset_dir, output, "--model-type", "s2vt", "--config-overrides", TINY_S2VT)) == 0
+    return output
+
+
+def test_output_holds_the_model_processor_and_evaluation(trained, feature_dataset_dir, capsys, tmp_path):
+    for name in ("config.json", "model.safetensors", "processor_config.json", "tokenizer.json", "checkpoint-6"):
+        assert (trained / name).exists(), name
+    model = AutoModel.from_pretrained(trained)
+    assert model.config.model_type == "vidcap_s2vt" and model.config.hidden_size == 16
+    assert model.config.video_feature_size == 8 and model.config.dropout == 0.1
+    # Training ends with generated captions of the validation split scored by the trainer; `hf-vidcap evaluate` reads
+    # the saved folder, generates on its own (unpadded batches, no trainer) and finds the same scores.
+    trainer_scores = json.loads((trained / "eval_results.json").read_text())
+    assert main(["evaluate", "--model", str(trained), "--dataset", str(feature_dataset_dir), "--split", "validation",
+                 "--num-beams", "2", "--metrics-file", str(tmp_path / "m.json")]) == 0  # fmt: skip
+    scores = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    for name in ("Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr"):
+        assert scores[name] == pytest.approx(trainer_scores[f"eval_{name}"], abs=1e-9), name
+
+
+def test_resumed_run_ends_with_the_weights_of_an_unbroken_run(trained, feature_dataset_dir, tmp_path):
+    # The same run (same seed, same arguments), stopped right after its checkpoint at step 3 ...
+    class StopAfterFirstCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            control.should_training_stop = True
+
+    dataset = load_from_disk(feature_dataset_dir)
+    torch.manual_seed(3)
+    model, processor = load_or_build_captioner(dataset["train"], model_type="s2vt", config_overrides=TINY_S2VT)
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path / "run"), max_steps=7, per_device_train_batch_size=8, learning_rate=0.01,
+        save_steps=3, report_to="none", seed=3, disable_tqdm=True, dataloader_pin_memory=False,
+    )  # fmt: skip
+    trainer = build_seq2seq_trainer(model, processor, args, dataset["train"], callbacks=[StopAfterFirstCheckpoint()])
+    trainer.train()
+    assert sorted(path.name for path in (tmp_path / "run").iterdir()) == ["checkpoint-3"]
+
+    # ... and resumed with the unbroken run's command.
+    argv = train_argv(feature_dataset_dir, tmp_path / "run", "--model-type", "s2vt", "--config-overrides", TINY_S2VT)
+    assert main([*argv, "--resume-from-checkpoint", "latest"]) == 0
+    unbroken, resumed = load_file(trained / "model.safetensors"), load_file(tmp_path / "run" / "model.safetensors")
+    checkpoint = load_file(tmp_path / "run" / "checkpoint-3" / "model.safetensors")
+    assert not torch.equal(resumed["lm_head.weight"], checkpoint["lm_head.weight"])
+    for name, tensor in unbroken.items():
+        assert torch.equal(tensor, resumed[name]), name
+
+
+def test_trains_on_videos_with_a_vision_backbone_and_captions_them(tiny_clips, tmp_path, capsys):
+    tiny_clips.save_to_disk(tmp_path / "clips")
+    torch.manual_seed(0)
+    ResNetModel(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1])).save_pretrained(tmp_path / "cnn")
+    argv = [
+        "train", "--dataset", str(tmp_path / "clips"), "--output-dir", str(tmp_path / "run"), "--model-type",
+        "mean_pool", "--vision-model", str(tmp_path / "cnn"), "--num-frames", "4", "--frame-size", "32",
+        "--config-overrides", "video_embedding_size=8,word_embedding_size=8,hidden_size=16,max_caption_length=5",
+        "--max-steps", "2", "--per-device-train-batch-size", "8", "--eval-split", "none", "--num-beams", "1",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    model = AutoModel.from_pretrained(tmp_path / "run")
+    assert model.vision_model is not None and model.config.video_feature_size == 16
+    capsys.readouterr()
+    video = tiny_clips["test"]["video_path"][0]
+    assert main(["caption", video, "--model", str(tmp_path / "run"), "--num-beams", "1"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1  # one caption (perhaps empty, after two steps)
+
+
+@pytest.fixture(scope="module")
+def dataset_without_captions(tmp_path_factory):
+    path = tmp_path_factory.mktemp("nocaptions") / "dataset"
+    write_feature_dataset(path, {"train": 2}).remove_columns("captions").save_to_disk(path.with_name("stripped"))
+    return path.with_name("stripped")
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        (["--model-type", "lstm9"], "Unknown captioning architecture 'lstm9'; available: "),
+        (["--model-type", "s2vt", "--train-split", "training"], "no split 'training'; its splits are: train,"),
+        (["--model-type", "s2vt", "--config-overrides", "hidden_size"], "not of the form field=value"),
+        (["--model-type", "s2vt", "--config-overrides", "hidden=3"], "key hidden isn't in the original config"),
+        (["--model-type", "s2vt", "--config-overrides", "hidden_size=big"], "invalid literal for int()"),
+        ("no captions", "The train split has no `captions` column"),
+        ("other feature size", "The train split's video_features have 8 values per frame but the model expects 6"),
+        ("not empty", "is not empty; pass a new folder, or resume"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(
+    case, message, feature_dataset_dir, dataset_without_captions, tmp_path, capsys
+):
+    dataset, output = feature_dataset_dir, tmp_path / "run"
+    if case == "no captions":
+        dataset, case = dataset_without_captions, ["--model-type", "s2vt"]
+    elif case == "other feature size":
+        train = write_feature_dataset(tmp_path / "six", {"train": 2}, feature_size=6)["train"]
+        model, processor = load_or_build_captioner(train, model_type="s2vt", config_overrides=TINY_S2VT)
+        model.save_pretrained(tmp_path / "six_model")
+        processor.save_pretrained(tmp_path / "six_model")
+        case = ["--model", str(tmp_path / "six_model")]
+    elif case == "not empty":
+        output.mkdir()
+        (output / "notes.txt").write_text("mine")
+        case = ["--model-type", "s2vt"]
+    capsys.readouterr()
+    assert main(train_argv(dataset, output, *case)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last_line = err.splitlines()[-1]
+    assert last_line.startswith("hf-vidcap train: error: ") and message in last_line, err
+    if output.exists():
+        assert [path.name for path in output.iterdir()] in ([], ["notes.txt"])
