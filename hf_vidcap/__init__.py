@@ -5,6 +5,8 @@ Importing the package registers every architecture, the processor and its parts 
 
 from .modeling import (
     ARCHITECTURES,
+    G2LConfig,
+    G2LForVideoCaptioning,
     MeanPoolConfig,
     MeanPoolForVideoCaptioning,
     RecurrentState,
@@ -35,6 +37,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ARCHITECTURES",
+    "G2LConfig",
+    "G2LForVideoCaptioning",
     "InvalidVideoError",
     "MeanPoolConfig",
     "MeanPoolForVideoCaptioning",

@@ -6,7 +6,14 @@ Adding an architecture: write `hf_vidcap/modeling/<name>.py` (config, blocks onl
 
 from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 
-from .base import RecurrentState, VideoCaptioningConfig, VideoCaptioningOutput, VideoCaptioningPreTrainedModel
+from .base import (
+    RecurrentState,
+    VideoCaptioningConfig,
+    VideoCaptioningOutput,
+    VideoCaptioningPreTrainedModel,
+    VideoStream,
+)
+from .g2l import G2L_ABLATIONS, G2LAttentions, G2LConfig, G2LForVideoCaptioning, g2l_optimizer_and_scheduler
 from .mean_pool import MeanPoolConfig, MeanPoolForVideoCaptioning
 from .s2vt import S2VTConfig, S2VTForVideoCaptioning
 from .sa_lstm import SALSTMConfig, SALSTMForVideoCaptioning
@@ -44,10 +51,15 @@ def get_architecture(name: str) -> type[VideoCaptioningPreTrainedModel]:
 
 register_architecture(S2VTForVideoCaptioning)
 register_architecture(MeanPoolForVideoCaptioning)
+register_architecture(G2LForVideoCaptioning)
 register_architecture(SALSTMForVideoCaptioning)
 
 __all__ = [
     "ARCHITECTURES",
+    "G2L_ABLATIONS",
+    "G2LAttentions",
+    "G2LConfig",
+    "G2LForVideoCaptioning",
     "MeanPoolConfig",
     "MeanPoolForVideoCaptioning",
     "RecurrentState",
@@ -58,6 +70,8 @@ __all__ = [
     "VideoCaptioningConfig",
     "VideoCaptioningOutput",
     "VideoCaptioningPreTrainedModel",
+    "VideoStream",
+    "g2l_optimizer_and_scheduler",
     "get_architecture",
     "register_architecture",
 ]
