@@ -69,6 +69,7 @@ class VideoCaptioningProcessor(ProcessorMixin):
         max_length: int | None = None,
         num_frames: int | None = None,
         fps: float | None = None,
+        **video_streams: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor],
     ) -> BatchFeature:
         """
         Prepares videos (or precomputed frame features) and/or captions for the model.
@@ -91,12 +92,17 @@ class VideoCaptioningProcessor(ProcessorMixin):
                 Overrides the feature extractor's `num_frames`.
             fps (`float`, *optional*):
                 Overrides the feature extractor's `fps`.
+            **video_streams (`np.ndarray`, `torch.Tensor`, or a list of them, *optional*):
+                Extra precomputed feature streams for models that read several (e.g. G2L's `clip_features` and
+                `region_features`), by name, each ending with `_features`: one `[S_i, ..., D]` array per video
+                (padded with zeros to the longest) or a padded `[B, S, ..., D]` array. The model checks their shapes
+                against the frames; with `videos`, a model with the backbones computes those not given.
 
         Returns:
             [`BatchFeature`]: with, from `videos`, `pixel_values_videos` float32 `[B, T, 3, H, W]`; from
             `video_features`, `video_features` float32 `[B, T_max, ..., D]`; either way `video_attention_mask` int64
-            `[B, T]`; and from `text`, `labels` int64 `[B, L]`: the caption's word ids then `<eos>` (no `<bos>`: the
-            model prepends it when shifting labels right), padded with -100.
+            `[B, T]`; each extra stream, float32; and from `text`, `labels` int64 `[B, L]`: the caption's word ids
+            then `<eos>` (no `<bos>`: the model prepends it when shifting labels right), padded with -100.
 
         Raises:
             `ValueError`: for missing, conflicting or malformed inputs, or batch sizes that differ between videos and
@@ -113,6 +119,12 @@ class VideoCaptioningProcessor(ProcessorMixin):
             data.update(self.feature_extractor(videos, num_frames=num_frames, fps=fps))
         elif video_features is not None:
             data.update(_pad_video_features(video_features, video_attention_mask))
+        for name, stream in video_streams.items():
+            if not name.endswith("_features"):
+                raise TypeError(f"VideoCaptioningProcessor got an unexpected keyword argument {name!r}.")
+            if not data:
+                raise ValueError(f"`{name}` goes with `videos` or `video_features`.")
+            data[name] = _pad_stream(name, stream, len(data["video_attention_mask"]))
         if text is not None:
             labels = self._encode_labels(text, max_length)
             if data and len(labels) != len(data["video_attention_mask"]):
@@ -249,6 +261,33 @@ def _pad_video_features(
         features[index, : len(item)] = item
         mask[index, : len(item)] = 1
     return {"video_features": features, "video_attention_mask": mask}
+
+
+def _pad_stream(
+    name: str, stream: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor], batch_size: int
+) -> np.ndarray:
+    """Batches one extra feature stream into float32 `[B, S_max, ..., D]`, zero-padded, checking it has one entry per
+    video and the same trailing shape throughout."""
+    if isinstance(stream, (np.ndarray, torch.Tensor)):
+        padded = _to_numpy(stream).astype(np.float32)
+        if padded.ndim < 3 or len(padded) != batch_size:
+            raise ValueError(
+                f"Padded `{name}` must have shape [B, S, ..., D] with B = {batch_size} videos, got {list(padded.shape)}."
+            )
+        return padded
+    items = [_to_numpy(item).astype(np.float32) for item in stream]
+    if len(items) != batch_size:
+        raise ValueError(f"Got {batch_size} videos but {len(items)} `{name}`: give one per video.")
+    for index, item in enumerate(items):
+        if item.ndim < 2 or item.shape[1:] != items[0].shape[1:]:
+            raise ValueError(
+                f"{name}[{index}] has shape {list(item.shape)}, expected {['S', *items[0].shape[1:]]} like "
+                f"{name}[0] {list(items[0].shape)}: every video needs the same feature shape."
+            )
+    padded = np.zeros((batch_size, max(len(item) for item in items), *items[0].shape[1:]), dtype=np.float32)
+    for index, item in enumerate(items):
+        padded[index, : len(item)] = item
+    return padded
 
 
 def _to_numpy(array: np.ndarray | torch.Tensor | Sequence) -> np.ndarray:
