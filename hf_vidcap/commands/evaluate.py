@@ -2,7 +2,7 @@
 
 Captions every clip of a split with a saved model (from its `video_features`, or its `video_path`s for a model with a
 vision backbone), prints BLEU-1..4, METEOR, ROUGE-L and CIDEr-D against the reference captions (METEOR is `n/a`, with
-a warning, without Java), and writes the predictions in the coco-caption results format
+a warning, without Java, or with `--no-meteor`), and writes the predictions in the coco-caption results format
 (`[{"image_id": video_id, "caption": ...}]`) and the scores as JSON.
 """
 
@@ -37,7 +37,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
     split = select_split(load_dataset_from_args(args), args.split)
     check_dataset(split, model, args.split)
     captions = generate_captions(model.eval(), processor, split, batch_size=args.batch_size, num_beams=args.num_beams)
-    scores = compute_caption_metrics(captions, split["captions"])
+    scores = compute_caption_metrics(captions, split["captions"], meteor=args.meteor)
     print(format_metric_table({f"{Path(args.model).name} on {args.split}": scores}))
     if args.predictions_file is not None:
         write_coco_predictions(args.predictions_file, split["video_id"], captions)
@@ -61,4 +61,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing output files")
     evaluate.add_argument("--num-beams", type=int, default=5, help="beams for beam search (1 = greedy)")
     evaluate.add_argument("--batch-size", type=int, default=32, help="clips captioned at once")
+    evaluate.add_argument(
+        "--meteor", action=argparse.BooleanOptionalAction, default=True, help="score METEOR (starts Java)"
+    )
     evaluate.set_defaults(handler=evaluate_command)
