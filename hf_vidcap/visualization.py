@@ -64,6 +64,10 @@ class VideoAttention:
         words (`list[str]`): the caption's words (tokens), one per generated word; `<eos>` is not included.
         temporal_attention (`torch.Tensor` of shape `(len(words), num_frames)`):
             Row `i` is the model's attention over the frames at the step that generated `words[i]`; each row sums to 1.
+        selected_frames (`torch.Tensor` of shape `(len(words), k)`, *optional*):
+            For models that pick frames (G2L's key frames), the frames picked at each word step.
+        spatial_attention (`torch.Tensor` of shape `(len(words), k, grid_height, grid_width)`, *optional*):
+            For models that attend over a grid of regions of the picked frames (G2L), those weights.
     """
 
     video: str
@@ -71,6 +75,8 @@ class VideoAttention:
     caption: str
     words: list[str]
     temporal_attention: torch.Tensor
+    selected_frames: torch.Tensor | None = None
+    spatial_attention: torch.Tensor | None = None
 
 
 @dataclass
@@ -137,12 +143,19 @@ def caption_with_attention(
             f"{type(model).__name__} ({model.config.model_type}) does not attend over frames, so there is no "
             "attention to plot; use an attention model such as sa_lstm."
         )
+    selected = spatial = None
+    if isinstance(output.attentions, torch.Tensor):
+        temporal = output.attentions
+    else:  # several attentions (G2L): the model tells which is temporal, which frames and regions it picked
+        temporal, selected, spatial = model.attention_maps(output.attentions, inputs["video_attention_mask"])
     return VideoAttention(
         video=os.fspath(video),
         frames=frames,
         caption=processor.batch_decode(sequence[None], skip_special_tokens=True)[0],
         words=processor.tokenizer.convert_ids_to_tokens(word_ids),
-        temporal_attention=output.attentions[0].float().cpu(),
+        temporal_attention=temporal[0].float().cpu(),
+        selected_frames=None if selected is None else selected[0].cpu(),
+        spatial_attention=None if spatial is None else spatial[0].float().cpu(),
     )
 
 

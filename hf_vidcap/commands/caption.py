@@ -78,7 +78,12 @@ def save_attention_plot(
 
     result = caption_with_attention(model, processor, video, num_beams=num_beams)
     plot = plot_attention(
-        result.frames, result.words, result.temporal_attention, title=f"{Path(video).name}: {result.caption}"
+        result.frames,
+        result.words,
+        result.temporal_attention,
+        selected_frames=result.selected_frames,
+        spatial_attention=result.spatial_attention,
+        title=f"{Path(video).name}: {result.caption}",
     )
     image = io.BytesIO()
     plot.figure.savefig(image, format=path.suffix.lstrip(".").lower(), dpi=100)

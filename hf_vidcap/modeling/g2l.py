@@ -402,6 +402,32 @@ class G2LForVideoCaptioning(VideoCaptioningPreTrainedModel):
                 )
         return streams
 
+    def attention_maps(
+        self, attentions: G2LAttentions, video_attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The attentions as pictures show them (see [`hf_vidcap.visualization.plot_attention`]).
+
+        Args:
+            attentions ([`G2LAttentions`]): from a forward pass with `output_attentions=True`.
+            video_attention_mask (`torch.Tensor` of shape `(batch_size, num_frames)`): the frame mask of that pass.
+
+        Returns:
+            `tuple`: the temporal attention `(batch_size, sequence_length, num_frames)` (the aligned one, or the 2-D
+            one without alignment); the frame index of each key frame `(batch_size, sequence_length, k)` (or `None`
+            without a local branch); and the spatial attention over each key frame's grid of regions
+            `(batch_size, sequence_length, k, side, side)` (or `None` when the regions are not the backbone's grid).
+        """
+        temporal = attentions.aligned if attentions.aligned is not None else attentions.frame
+        if attentions.key_frames is None:
+            return temporal, None, None
+        steps = attentions.key_frames.argmax(dim=-1)
+        frame_of_step = self.region_frame_indices(video_attention_mask)
+        key_frames = frame_of_step.gather(1, steps.flatten(1)).view_as(steps)
+        if self.vision_model is None:
+            return temporal, key_frames, None
+        side = math.isqrt(self.config.num_regions)
+        return temporal, key_frames, attentions.regions.unflatten(-1, (side, side))
+
     # ------------------------------------------------------------------ encoder and decoder
 
     def encode_video(

@@ -288,3 +288,53 @@ def test_schedule_warms_up_linearly_then_decays_and_holds():
     assert rates[230] == pytest.approx(1e-6) and rates[299] == pytest.approx(1e-6)
     with pytest.raises(ValueError, match="num_training_steps"):
         g2l_optimizer_and_scheduler(model, num_training_steps=0)
+
+
+# ---------------------------------------------------------------------------------------------- attention you can see
+
+
+def test_attention_plot_shows_the_key_frames_and_their_regions(tiny_clips):
+    pytest.importorskip("matplotlib")
+    from hf_vidcap import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+    from hf_vidcap.visualization import caption_with_attention, plot_attention
+
+    clip = tiny_clips["test"][0]
+    processor = VideoCaptioningProcessor.from_captions(
+        [caption for captions in tiny_clips["train"]["captions"] for caption in captions],
+        feature_extractor=VideoCaptioningFeatureExtractor(num_frames=8, size=32),
+    )
+    model = tiny_model(
+        vocab_size=len(processor.tokenizer),
+        vision_config=ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic"),
+        clip_vision_config=VideoMAEConfig(
+            image_size=32,
+            patch_size=16,
+            num_frames=2,
+            tubelet_size=2,
+            hidden_size=12,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=12,
+        ),
+    )
+    model.generation_config.min_new_tokens = 3
+    result = caption_with_attention(model, processor, clip["video_path"], max_new_tokens=4)
+    num_words, num_frames = len(result.words), len(result.frames)
+    inputs = processor(videos=[clip["video_path"]], return_tensors="pt")
+    ids = processor.tokenizer.convert_tokens_to_ids(result.words)
+    forced = model(**inputs, input_ids=torch.tensor([[1, *ids[:-1]]]), output_attentions=True).attentions
+    # The key frames are the middle frames (1, 4, 7 of 8) of the groups the sampler drew.
+    middle_frames = torch.tensor([1, 4, 7])
+    torch.testing.assert_close(result.selected_frames, middle_frames[forced.key_frames[0].argmax(dim=-1)])
+    torch.testing.assert_close(result.temporal_attention, forced.aligned[0])
+    assert result.spatial_attention.shape == (num_words, 2, 2, 2)
+    torch.testing.assert_close(result.spatial_attention.flatten(2), forced.regions[0])
+    plot = plot_attention(
+        result.frames,
+        result.words,
+        result.temporal_attention,
+        selected_frames=result.selected_frames,
+        spatial_attention=result.spatial_attention,
+    )
+    assert plot.temporal_attention.shape == (num_words, num_frames)
+    assert (plot.selected_frames == result.selected_frames.numpy()).all()
