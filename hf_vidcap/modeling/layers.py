@@ -1,8 +1,10 @@
 """Blocks shared by two or more captioning architectures.
 
-Everything here is architecture-agnostic: a frame encoder that turns pixels into one feature vector per frame with
-any transformers vision model, additive attention over a masked set (frames in time, regions in space), and small
-tensor helpers over padded frame sequences. An architecture-specific block lives in that architecture's own file.
+Everything here is architecture-agnostic: a frame encoder that turns pixels into one feature vector per frame (or a
+grid of region features) with any transformers vision model, a clip encoder that runs any transformers video model
+over a window around every frame (3-D features time-aligned with the frames), additive attention over a masked set
+(frames in time, regions in space) with the masked softmax every attention form ends with, and small tensor helpers
+over padded frame sequences. An architecture-specific block lives in that architecture's own file.
 """
 
 from __future__ import annotations
