@@ -2,7 +2,13 @@
 renderer, frame feature extraction into Arrow, and the collator."""
 
 from .collator import VideoCaptioningCollator, explode_captions
-from .features import extract_video_features, video_feature_statistics
+from .features import (
+    VideoFeaturesInfo,
+    extract_video_features,
+    extract_video_features_to_disk,
+    load_frame_encoder,
+    video_feature_statistics,
+)
 from .loader_utils import MISSING_VIDEOS_OPTIONS, InvalidAnnotationError
 from .loaders import DATASET_FORMATS, detect_dataset_format, load_captioning_dataset
 from .msrvtt import load_msrvtt
@@ -18,10 +24,13 @@ __all__ = [
     "SyntheticClipSpec",
     "SyntheticVideoConfig",
     "VideoCaptioningCollator",
+    "VideoFeaturesInfo",
     "detect_dataset_format",
     "explode_captions",
     "extract_video_features",
+    "extract_video_features_to_disk",
     "load_captioning_dataset",
+    "load_frame_encoder",
     "load_msrvtt",
     "load_msvd",
     "load_video_folder",

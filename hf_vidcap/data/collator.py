@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from datasets import Dataset
+from datasets import Dataset, Features, Value
 
 from ..processing import VideoCaptioningProcessor
 
@@ -13,23 +13,50 @@ from ..processing import VideoCaptioningProcessor
 def explode_captions(dataset: Dataset, captions_column: str = "captions", caption_column: str = "caption") -> Dataset:
     """One row per (video, caption) pair: the usual way to train on corpora with many references per clip.
 
+    Only the small columns are copied per caption (the scalar ones, like `video_id` and `video_path`); the others
+    (e.g. `video_features`) are read from `dataset` when rows are accessed, a batch at a time, as NumPy arrays. So
+    exploding MSR-VTT's 20 captions per clip costs a few MB, not 20 copies of its features. The result keeps that
+    lookup as a `datasets` transform: `shuffle`, `select` and DataLoaders keep it, but `with_format` or
+    `set_transform` would replace it.
+
     Args:
         dataset (`datasets.Dataset`): rows with a list of reference captions in `captions_column`.
         captions_column (`str`, *optional*, defaults to `"captions"`): the column holding the list of captions.
         caption_column (`str`, *optional*, defaults to `"caption"`): the name of the single-caption column made.
 
     Returns:
-        `datasets.Dataset`: the other columns repeated once per caption, plus `caption_column`.
+        `datasets.Dataset`: rows with the other columns of `dataset`, once per caption, plus `caption_column`.
     """
+    if captions_column not in dataset.column_names:
+        raise ValueError(f"The dataset has no {captions_column!r} column (its columns: {dataset.column_names}).")
+    copied = [name for name, feature in dataset.features.items() if isinstance(feature, Value)]
+    small = dataset.select_columns([*copied, captions_column]).with_format(None)[:]
+    counts = [len(captions) for captions in small[captions_column]]
+    pairs = {name: [value for value, count in zip(small[name], counts) for _ in range(count)] for name in copied}
+    pairs[caption_column] = [caption for captions in small[captions_column] for caption in captions]
+    features = Features({**{name: dataset.features[name] for name in copied}, caption_column: Value("string")})
+    looked_up = [name for name in dataset.column_names if name not in (*copied, captions_column)]
+    if not looked_up:
+        return Dataset.from_dict(pairs, features=features)
+    pairs[_ROW_INDEX_COLUMN] = [row for row, count in enumerate(counts) for _ in range(count)]
+    features[_ROW_INDEX_COLUMN] = Value("int64")
+    return Dataset.from_dict(pairs, features=features).with_transform(_LookUpColumns(dataset, looked_up))
 
-    def explode(batch: dict[str, list]) -> dict[str, list]:
-        counts = [len(captions) for captions in batch[captions_column]]
-        exploded = {name: [v for v, n in zip(values, counts) for _ in range(n)] for name, values in batch.items()}
-        exploded[caption_column] = [caption for captions in batch[captions_column] for caption in captions]
-        del exploded[captions_column]
-        return exploded
 
-    return dataset.map(explode, batched=True, remove_columns=dataset.column_names, desc="One row per caption")
+# The column of an exploded dataset that points to the row of the source dataset its looked-up columns come from.
+_ROW_INDEX_COLUMN = "video_row"
+
+
+class _LookUpColumns:
+    """A `datasets` transform adding `columns` of the rows of `source` that a batch's `video_row` values point to."""
+
+    def __init__(self, source: Dataset, columns: list[str]) -> None:
+        self.source = source.with_format("numpy", columns=columns)
+        self.columns = columns
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, Any]:
+        rows = self.source[batch[_ROW_INDEX_COLUMN]]
+        return {**batch, **{name: list(rows[name]) for name in self.columns}}
 
 
 @dataclass
@@ -52,7 +79,8 @@ class VideoCaptioningCollator:
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         captions = [row[self.caption_column] for row in rows] if self.caption_column in rows[0] else None
         if "video_features" in rows[0]:
-            videos = {"video_features": [row["video_features"] for row in rows]}
+            # The frame features and any other precomputed stream a multi-stream model reads (e.g. `clip_features`).
+            videos = {name: [row[name] for row in rows] for name in rows[0] if name.endswith("_features")}
         else:
             videos = {"videos": [row["video_path"] for row in rows]}
         return self.processor(**videos, text=captions, max_length=self.max_length, return_tensors="pt")

@@ -1,54 +1,577 @@
-"""Frame feature extraction over a dataset of videos, into Arrow, with a transformers vision backbone."""
+"""Frame feature extraction over a dataset of videos, into Arrow, with a transformers vision backbone.
+
+Two entry points:
+
+- [`extract_video_features`] adds a `video_features` column to a `datasets.Dataset` (in memory or in the cache), for
+  small datasets and tests;
+- [`extract_video_features_to_disk`] is the one for real corpora (`hf-vidcap extract-features` runs it): it writes a
+  `DatasetDict` with `save_to_disk` into an output folder, in chunks that are each written atomically, so that an
+  interrupted run started again skips finished chunks; several processes (`num_shards` / `shard_index`, or the ranks
+  of `torchrun` / `accelerate launch`) each take a share of the chunks and the chunks combine into one dataset in the
+  original order; videos that cannot be read are left out and listed with the reason in `skipped_videos.jsonl`.
+
+The output folder also holds what is needed to reproduce the features from a video file: the backbone
+(`backbone/`, written with `save_pretrained`), the frame preprocessing (`preprocessor_config.json`) and the pooling,
+summed up in `feature_extraction.json` ([`VideoFeaturesInfo.load`] reads it back).
+"""
 
 from __future__ import annotations
 
-import torch
-from datasets import Array2D, Dataset, Features
+import hashlib
+import json
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from ..modeling.layers import FrameFeatureEncoder
-from ..processing import VideoCaptioningProcessor
+import datasets
+import torch
+from datasets import Array2D, Dataset, DatasetDict, Features, concatenate_datasets, load_from_disk
+from transformers import AutoConfig, AutoModel, PreTrainedConfig
+from transformers.utils import FEATURE_EXTRACTOR_NAME, logging
+
+from ..modeling.layers import FrameFeatureEncoder, VisionFeaturePooling
+from ..processing import InvalidVideoError, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+
+
+logger = logging.get_logger(__name__)
+
+FEATURES_COLUMN = "video_features"
+SETTINGS_FILE = "feature_extraction.json"
+SKIPPED_VIDEOS_FILE = "skipped_videos.jsonl"
+BACKBONE_DIR = "backbone"
+CHUNKS_DIR = "chunks"
+FEATURE_DTYPES = ("float32", "float16")
+CHUNK_DATA_FILE = "data.arrow"
+CHUNK_SKIPPED_FILE = "skipped.json"
+# Everything written half-way starts with this prefix and is renamed into place once complete.
+_TEMPORARY_PREFIX = ".hf_vidcap-tmp-"
+_FORMAT_VERSION = 1
+# How long the ranks of a distributed run wait for each other (the slowest rank's share of the extraction).
+_DISTRIBUTED_TIMEOUT = timedelta(hours=24)
+
+
+def load_frame_encoder(
+    backbone: str | os.PathLike | PreTrainedConfig,
+    pooling: VisionFeaturePooling = "mean",
+    grid_size: int = 1,
+    frame_chunk_size: int = 64,
+) -> FrameFeatureEncoder:
+    """A frozen [`FrameFeatureEncoder`] around any transformers vision model.
+
+    Args:
+        backbone (`str`, `os.PathLike` or [`PreTrainedConfig`]): a local folder or Hub id of a vision model, whose
+            pretrained weights are loaded with `AutoModel.from_pretrained`, or a config, for a randomly initialised
+            backbone (seed torch first for reproducible weights).
+        pooling (`str`, *optional*, defaults to `"mean"`): `"mean"`, `"cls"`, `"pooler"` or `"grid"` (see
+            [`FrameFeatureEncoder`]).
+        grid_size (`int`, *optional*, defaults to 1): side of the spatial grid kept by `pooling="grid"`.
+        frame_chunk_size (`int`, *optional*, defaults to 64): frames that go through the backbone at once.
+
+    Returns:
+        [`FrameFeatureEncoder`]: in eval mode.
+
+    Raises:
+        `ValueError`: if `backbone` is neither a config nor a folder or Hub id holding a transformers model.
+    """
+    if isinstance(backbone, PreTrainedConfig):
+        return FrameFeatureEncoder(backbone, pooling, grid_size, frame_chunk_size=frame_chunk_size).eval()
+    try:
+        config = AutoConfig.from_pretrained(backbone)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"Backbone {os.fspath(backbone)!r} is neither a local folder holding a transformers model (config.json "
+            f"and weights) nor a model id available offline: {str(error).splitlines()[0]}"
+        ) from error
+    encoder = FrameFeatureEncoder(config, pooling, grid_size, frame_chunk_size=frame_chunk_size)
+    encoder.backbone.load_state_dict(AutoModel.from_pretrained(backbone).state_dict())
+    encoder.backbone.name_or_path = os.fspath(backbone)
+    return encoder.eval()
+
+
+@dataclass
+class VideoFeaturesInfo:
+    """What a feature dataset written by [`extract_video_features_to_disk`] was extracted with.
+
+    A captioner trained on the features reads them with `video_feature_size`; one that captions video files builds
+    the same frame encoder with
+    `ModelClass.from_vision_pretrained(info.backbone_path, vision_feature_pooling=info.vision_feature_pooling,
+    vision_feature_grid_size=info.vision_feature_grid_size, ...)` and pairs `info.feature_extractor` with its
+    tokenizer in a [`VideoCaptioningProcessor`].
+
+    Args:
+        backbone_path (`Path`): the folder holding the backbone (`save_pretrained` format).
+        backbone_name_or_path (`str`): where the backbone came from (empty for a randomly initialised one).
+        vision_feature_pooling (`str`): the pooling of the backbone output.
+        vision_feature_grid_size (`int`): the grid side for `"grid"` pooling.
+        video_feature_size (`int`): the length of one frame's feature vector.
+        dtype (`str`): the storage dtype, `"float32"` or `"float16"`.
+        feature_extractor ([`VideoCaptioningFeatureExtractor`]): the frame sampling and preprocessing.
+    """
+
+    backbone_path: Path
+    backbone_name_or_path: str
+    vision_feature_pooling: str
+    vision_feature_grid_size: int
+    video_feature_size: int
+    dtype: str
+    feature_extractor: VideoCaptioningFeatureExtractor
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> VideoFeaturesInfo:
+        """Read the `feature_extraction.json` of a folder written by [`extract_video_features_to_disk`]."""
+        path = Path(path)
+        if not (path / SETTINGS_FILE).is_file():
+            raise ValueError(f"{path} holds no {SETTINGS_FILE}: it was not written by `hf-vidcap extract-features`.")
+        settings = json.loads((path / SETTINGS_FILE).read_text())
+        return cls(
+            backbone_path=path / BACKBONE_DIR,
+            backbone_name_or_path=settings["backbone_name_or_path"],
+            vision_feature_pooling=settings["vision_feature_pooling"],
+            vision_feature_grid_size=settings["vision_feature_grid_size"],
+            video_feature_size=settings["video_feature_size"],
+            dtype=settings["dtype"],
+            feature_extractor=VideoCaptioningFeatureExtractor.from_dict(settings["feature_extractor"]),
+        )
+
+
+class _VideoBatchEncoder:
+    """The `datasets.map` function: adds `video_features` (`[T, D]`, padding frames dropped) to a batch of rows.
+
+    Videos that cannot be read ([`InvalidVideoError`]) either raise or, with `skipped` given, are left out of the
+    output and appended to `skipped` with the reason.
+    """
+
+    def __init__(
+        self,
+        encoder: FrameFeatureEncoder,
+        feature_extractor: VideoCaptioningFeatureExtractor,
+        video_column: str,
+        dtype: str,
+        skipped: list[dict[str, str]] | None = None,
+        progress: datasets.utils.tqdm | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.feature_extractor = feature_extractor
+        self.video_column = video_column
+        self.dtype = getattr(torch, dtype)
+        self.device = next(encoder.parameters()).device
+        self.skipped = skipped
+        self.progress = progress
+
+    @torch.inference_mode()
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        kept, frames = [], []
+        for index, video in enumerate(batch[self.video_column]):
+            try:
+                inputs = self.feature_extractor(video, return_tensors="pt")
+            except InvalidVideoError as error:
+                if self.skipped is None:
+                    raise
+                video_id = batch["video_id"][index] if "video_id" in batch else None
+                reason = str(error.__cause__ or error)  # without the `videos[0]: ` of a batch of one
+                self.skipped.append({"video_id": video_id, self.video_column: video, "reason": reason})
+                continue
+            kept.append(index)
+            frames.append(inputs["pixel_values_videos"][0][inputs["video_attention_mask"][0].bool()])
+        output = {name: [values[index] for index in kept] for name, values in batch.items()}
+        output[FEATURES_COLUMN] = []
+        if frames:
+            # All real frames of the batch in one sequence: the encoder runs them in chunks of `frame_chunk_size`.
+            pixels = torch.cat(frames).to(self.device)
+            encoded = self.encoder(pixels[None], torch.ones(1, len(pixels), dtype=torch.long, device=self.device))[0]
+            encoded = encoded.to(self.dtype).cpu().split([len(video) for video in frames])
+            output[FEATURES_COLUMN] = [video.numpy() for video in encoded]
+        if self.progress is not None:
+            self.progress.update(len(batch[self.video_column]))
+        return output
+
+
+def _output_features(dataset: Dataset, encoder: FrameFeatureEncoder, dtype: str) -> Features:
+    return Features({**dataset.features, FEATURES_COLUMN: Array2D(shape=(None, encoder.output_size), dtype=dtype)})
+
+
+def _check_dataset(dataset: Dataset, video_column: str, name: str, dtype: str) -> None:
+    if dtype not in FEATURE_DTYPES:
+        raise ValueError(f"`dtype` must be one of {FEATURE_DTYPES}, got {dtype!r}.")
+    if video_column not in dataset.column_names:
+        raise ValueError(
+            f"{name} has no {video_column!r} column of video paths (its columns: {dataset.column_names}); pass the "
+            "column that holds them as `video_column`."
+        )
+    if FEATURES_COLUMN in dataset.column_names:
+        raise ValueError(f"{name} already has a {FEATURES_COLUMN!r} column: its features were extracted before.")
 
 
 def extract_video_features(
     dataset: Dataset,
     encoder: FrameFeatureEncoder,
-    processor: VideoCaptioningProcessor,
+    processor: VideoCaptioningProcessor | VideoCaptioningFeatureExtractor,
     batch_size: int = 8,
     video_column: str = "video_path",
     dtype: str = "float32",
 ) -> Dataset:
     """Add a `video_features` column (`[T, D]` per video, padding frames dropped) computed from each video file.
 
+    For a corpus, prefer [`extract_video_features_to_disk`]: resumable, sharded, and tolerant of unreadable videos.
+
     Args:
         dataset (`datasets.Dataset`): rows with a video file path in `video_column`.
         encoder ([`FrameFeatureEncoder`]): the frame encoder, e.g. `model.vision_model` of a captioner built with a
             `vision_config`, so that features match what the captioner computes from pixels.
-        processor ([`VideoCaptioningProcessor`]): decodes and preprocesses the videos.
+        processor ([`VideoCaptioningProcessor`] or [`VideoCaptioningFeatureExtractor`]): decodes and preprocesses
+            the videos.
         batch_size (`int`, *optional*, defaults to 8): videos per batch.
         video_column (`str`, *optional*, defaults to `"video_path"`): the column of video paths.
         dtype (`str`, *optional*, defaults to `"float32"`): `"float32"` or `"float16"` storage.
 
     Returns:
         `datasets.Dataset`: the input columns plus `video_features`.
+
+    Raises:
+        [`InvalidVideoError`]: for a video that cannot be read.
     """
-    features = Features(
-        {**dataset.features, "video_features": Array2D(shape=(None, encoder.output_size), dtype=dtype)}
-    )
-    torch_dtype = getattr(torch, dtype)
-
-    @torch.inference_mode()
-    def encode(batch: dict[str, list]) -> dict[str, list]:
-        inputs = processor(videos=batch[video_column], return_tensors="pt")
-        mask = inputs["video_attention_mask"]
-        encoded = encoder(inputs["pixel_values_videos"], mask).to(torch_dtype)
-        return {**batch, "video_features": [video[: int(n)].numpy() for video, n in zip(encoded, mask.sum(1))]}
-
+    _check_dataset(dataset, video_column, "The dataset", dtype)
+    feature_extractor = getattr(processor, "feature_extractor", processor)
     return dataset.map(
-        encode, batched=True, batch_size=batch_size, features=features, desc="Extracting frame features"
+        _VideoBatchEncoder(encoder, feature_extractor, video_column, dtype),
+        batched=True,
+        batch_size=batch_size,
+        writer_batch_size=batch_size,
+        features=_output_features(dataset, encoder, dtype),
+        desc="Extracting frame features",
     )
 
 
-__all__ = ["extract_video_features"]
+def extract_video_features_to_disk(
+    dataset: Dataset | DatasetDict,
+    output_dir: str | os.PathLike,
+    encoder: FrameFeatureEncoder,
+    feature_extractor: VideoCaptioningFeatureExtractor,
+    batch_size: int = 8,
+    chunk_size: int = 512,
+    dtype: str = "float32",
+    video_column: str = "video_path",
+    num_shards: int | None = None,
+    shard_index: int | None = None,
+) -> DatasetDict | None:
+    """Extract frame features of every video of a dataset into a `DatasetDict` saved with `save_to_disk`.
+
+    Each split is cut into chunks of `chunk_size` rows; a chunk is extracted with `datasets.map` into an Arrow file
+    and moved into `output_dir/chunks/` once complete, so an interrupted run started again with the same arguments
+    skips the complete chunks and ends with the same dataset. When every chunk is there, they are combined, in the
+    original row order, into `output_dir` (load it with `datasets.load_from_disk`), and the chunks are removed.
+
+    Sharding: with `num_shards` and `shard_index`, this process extracts chunks `shard_index`, `shard_index +
+    num_shards`, ... and returns `None`; once every shard is done, a run without them (which finds every chunk
+    complete) combines them. Under `torchrun` or `accelerate launch` (`torch.distributed` initialised, or `RANK` and
+    `WORLD_SIZE` set) the ranks share the chunks the same way, rank 0 combines them, and every rank returns the result.
+
+    Args:
+        dataset (`datasets.DatasetDict` or `datasets.Dataset`): splits with a video file path per row in
+            `video_column` (the loaders' `video_id`, `video_path`, `captions`); every column is kept. A `Dataset` is
+            one split, named after its `split` (`"train"` if it has none).
+        output_dir (`str` or `os.PathLike`): a new or empty folder, or one this function wrote for the same
+            extraction (which it then resumes). A folder holding anything else is refused.
+        encoder ([`FrameFeatureEncoder`]): the frozen frame encoder (see [`load_frame_encoder`]), on any device.
+        feature_extractor ([`VideoCaptioningFeatureExtractor`]): frame sampling and preprocessing.
+        batch_size (`int`, *optional*, defaults to 8): videos decoded and encoded at once (may change on resume).
+        chunk_size (`int`, *optional*, defaults to 512): videos per chunk, the unit of resuming and sharding.
+        dtype (`str`, *optional*, defaults to `"float32"`): storage dtype, `"float32"` or `"float16"`.
+        video_column (`str`, *optional*, defaults to `"video_path"`): the column of video paths.
+        num_shards (`int`, *optional*): number of processes sharing the work.
+        shard_index (`int`, *optional*): this process's share, from 0 to `num_shards - 1`.
+
+    Returns:
+        `datasets.DatasetDict` (memory-mapped from `output_dir`) with the input columns plus `video_features`
+        (`Array2D(shape=(None, D))`, one row per real frame), without the rows of unreadable videos; `None` for a
+        shard of a run sharded with `num_shards`.
+
+    Raises:
+        `ValueError`: for a dataset without `video_column`, bad shard or chunk arguments, or an `output_dir` that
+        holds features extracted with other settings or from another dataset.
+        `FileExistsError`: if `output_dir` holds files this function did not write.
+    """
+    splits = _as_dataset_dict(dataset)
+    for name, split in splits.items():
+        _check_dataset(split, video_column, f"Split {name!r}", dtype)
+        if name in (BACKBONE_DIR, CHUNKS_DIR):
+            raise ValueError(f"A split may not be named {name!r}: the output folder uses that name.")
+    if chunk_size < 1 or batch_size < 1:
+        raise ValueError(f"`chunk_size` and `batch_size` must be at least 1, got {chunk_size} and {batch_size}.")
+    output_dir = Path(output_dir)
+    shard_index, num_shards, distributed, owns_process_group = _resolve_shard(num_shards, shard_index)
+    try:
+        settings = _settings(splits, encoder, feature_extractor, chunk_size, dtype, video_column)
+        if _prepare_output_dir(output_dir, settings, encoder, feature_extractor):
+            return load_from_disk(output_dir)
+        shard = _shard_chunks(splits, chunk_size, shard_index, num_shards)
+        _extract_chunks(shard, splits, output_dir, encoder, feature_extractor, batch_size, dtype, video_column)
+        if distributed:
+            torch.distributed.barrier()
+        elif num_shards > 1:
+            logger.info(
+                f"Shard {shard_index} of {num_shards} is done. Once every shard is, run again without "
+                "`num_shards`/`shard_index` to combine them."
+            )
+            return None
+        if shard_index == 0:
+            _combine_chunks(splits, output_dir, chunk_size)
+        if distributed:
+            torch.distributed.barrier()
+        return load_from_disk(output_dir)
+    finally:
+        if owns_process_group:
+            torch.distributed.destroy_process_group()
+
+
+def _as_dataset_dict(dataset: Dataset | DatasetDict) -> DatasetDict:
+    if isinstance(dataset, DatasetDict):
+        return dataset
+    if isinstance(dataset, Dataset):
+        return DatasetDict({str(dataset.split) if dataset.split is not None else "train": dataset})
+    raise ValueError(f"`dataset` must be a datasets.Dataset or DatasetDict, got {type(dataset).__name__}.")
+
+
+def _resolve_shard(num_shards: int | None, shard_index: int | None) -> tuple[int, int, bool, bool]:
+    """`(shard_index, num_shards, distributed, owns_process_group)` from the arguments or the launcher's ranks."""
+    if num_shards is not None or shard_index is not None:
+        if num_shards is None or shard_index is None:
+            raise ValueError("Pass both `num_shards` and `shard_index`, or neither.")
+        if num_shards < 1 or not 0 <= shard_index < num_shards:
+            raise ValueError(f"`shard_index` must be in [0, num_shards), got {shard_index} of {num_shards}.")
+        return shard_index, num_shards, False, False
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        world_size = torch.distributed.get_world_size()
+        return torch.distributed.get_rank(), world_size, world_size > 1, False
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:
+        torch.distributed.init_process_group("gloo", timeout=_DISTRIBUTED_TIMEOUT)
+        return torch.distributed.get_rank(), world_size, True, True
+    return 0, 1, False, False
+
+
+def _settings(
+    splits: DatasetDict,
+    encoder: FrameFeatureEncoder,
+    feature_extractor: VideoCaptioningFeatureExtractor,
+    chunk_size: int,
+    dtype: str,
+    video_column: str,
+) -> dict[str, Any]:
+    """Everything that determines the output: a folder is resumed only by a run with equal settings."""
+    settings = {
+        "format_version": _FORMAT_VERSION,
+        "backbone_model_type": encoder.backbone.config.model_type,
+        "backbone_weights_sha256": _weights_sha256(encoder.backbone),
+        "vision_feature_pooling": encoder.pooling,
+        "vision_feature_grid_size": encoder.grid_size,
+        "video_feature_size": encoder.output_size,
+        "dtype": dtype,
+        "chunk_size": chunk_size,
+        "video_column": video_column,
+        "feature_extractor": feature_extractor.to_dict(),
+        "splits": {name: _split_signature(split, video_column) for name, split in splits.items()},
+    }
+    return json.loads(json.dumps(settings))
+
+
+def _weights_sha256(module: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _split_signature(split: Dataset, video_column: str) -> dict[str, Any]:
+    """The number of rows and a digest of the video paths (and ids), read a batch at a time."""
+    digest = hashlib.sha256()
+    columns = [name for name in ("video_id", video_column) if name in split.column_names]
+    for batch in split.select_columns(columns).iter(batch_size=10_000):
+        for column in columns:
+            digest.update("\0".join(map(str, batch[column])).encode())
+    return {"num_rows": len(split), "sha256": digest.hexdigest()}
+
+
+def _prepare_output_dir(
+    output_dir: Path,
+    settings: dict[str, Any],
+    encoder: FrameFeatureEncoder,
+    feature_extractor: VideoCaptioningFeatureExtractor,
+) -> bool:
+    """Check that `output_dir` is new, empty or this extraction's, write the settings, backbone and preprocessing
+    there, and tell whether the extraction is already complete."""
+    settings_file = output_dir / SETTINGS_FILE
+    if settings_file.is_file():
+        saved = json.loads(settings_file.read_text())
+        keys = {*settings, *saved} - {"backbone_name_or_path", "result"}
+        different = sorted(key for key in keys if settings.get(key) != saved.get(key))
+        if different:
+            raise ValueError(
+                f"{output_dir} holds features extracted with other settings or from another dataset (differing: "
+                f"{', '.join(different)}); pass a new --output folder, or the arguments of the first run to resume it."
+            )
+        if "result" in saved:
+            shutil.rmtree(output_dir / CHUNKS_DIR, ignore_errors=True)  # left by a run stopped while cleaning up
+            return True
+        return False
+    if output_dir.exists():
+        if not output_dir.is_dir():
+            raise FileExistsError(f"{output_dir} is a file, not a folder; pass a new or empty folder.")
+        foreign = sorted(entry.name for entry in output_dir.iterdir() if not entry.name.startswith(_TEMPORARY_PREFIX))
+        if foreign:
+            raise FileExistsError(
+                f"{output_dir} is not empty and holds no {SETTINGS_FILE} (it has {', '.join(foreign[:5])}"
+                f"{', ...' if len(foreign) > 5 else ''}); refusing to write into it. Pass a new or empty folder."
+            )
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with _atomic_path(settings_file) as path:
+        path.write_text(json.dumps({**settings, "backbone_name_or_path": encoder.backbone.name_or_path}, indent=2))
+    _save_reproduction_files(output_dir, encoder, feature_extractor)
+    return False
+
+
+def _save_reproduction_files(
+    output_dir: Path, encoder: FrameFeatureEncoder, feature_extractor: VideoCaptioningFeatureExtractor
+) -> None:
+    """The backbone and the frame preprocessing, for a captioner that computes the same features from videos."""
+    if not (output_dir / BACKBONE_DIR).is_dir():
+        with _atomic_path(output_dir / BACKBONE_DIR) as path:
+            encoder.backbone.save_pretrained(path)
+    if not (output_dir / FEATURE_EXTRACTOR_NAME).is_file():
+        with _atomic_path(output_dir / FEATURE_EXTRACTOR_NAME) as path:
+            feature_extractor.to_json_file(path)
+
+
+@contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write a file or folder into, renamed to `path` once written. A folder that
+    another process completed first is kept, and this one dropped."""
+    temporary = path.with_name(f"{_TEMPORARY_PREFIX}{path.name}-{os.getpid()}")
+    _remove(temporary)
+    try:
+        yield temporary
+        try:
+            os.replace(temporary, path)
+        except OSError:
+            if not (temporary.is_dir() and path.is_dir()):
+                raise
+    finally:
+        _remove(temporary)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _chunk_bounds(num_rows: int, chunk_size: int) -> list[tuple[int, int]]:
+    """`[start, stop)` row ranges of the chunks of a split; an empty split has one empty chunk, so that it is saved
+    with its columns."""
+    num_chunks = max(1, math.ceil(num_rows / chunk_size))
+    return [(index * chunk_size, min(num_rows, (index + 1) * chunk_size)) for index in range(num_chunks)]
+
+
+def _shard_chunks(
+    splits: DatasetDict, chunk_size: int, shard_index: int, num_shards: int
+) -> list[tuple[str, int, int, int]]:
+    """This shard's chunks `(split, chunk index, start row, stop row)`: every `num_shards`-th chunk of all splits,
+    from the `shard_index`-th."""
+    chunks = [
+        (name, index, start, stop)
+        for name, split in splits.items()
+        for index, (start, stop) in enumerate(_chunk_bounds(len(split), chunk_size))
+    ]
+    return chunks[shard_index::num_shards]
+
+
+def _extract_chunks(
+    chunks: list[tuple[str, int, int, int]],
+    splits: DatasetDict,
+    output_dir: Path,
+    encoder: FrameFeatureEncoder,
+    feature_extractor: VideoCaptioningFeatureExtractor,
+    batch_size: int,
+    dtype: str,
+    video_column: str,
+) -> None:
+    """Extract the chunks that are not complete yet, each into its folder under `output_dir/chunks`."""
+    pending = [chunk for chunk in chunks if not _chunk_dir(output_dir, *chunk[:2]).is_dir()]
+    done = sum(stop - start for *_, start, stop in chunks) - sum(stop - start for *_, start, stop in pending)
+    if done:
+        logger.info(f"{len(chunks) - len(pending)} of {len(chunks)} chunks were extracted before; skipping them.")
+    progress = datasets.utils.tqdm(
+        total=sum(stop - start for *_, start, stop in chunks), initial=done, unit="video", desc="Extracting features"
+    )
+    progress_bars_were_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # one bar over the whole shard rather than one per chunk
+    try:
+        for name, index, start, stop in pending:
+            rows = splits[name].select(range(start, stop))
+            skipped = []
+            batch_encoder = _VideoBatchEncoder(encoder, feature_extractor, video_column, dtype, skipped, progress)
+            chunk_dir = _chunk_dir(output_dir, name, index)
+            chunk_dir.parent.mkdir(parents=True, exist_ok=True)
+            with _atomic_path(chunk_dir) as path:
+                path.mkdir()
+                rows.map(
+                    batch_encoder,
+                    batched=True,
+                    batch_size=batch_size,
+                    writer_batch_size=batch_size,
+                    features=_output_features(rows, encoder, dtype),
+                    remove_columns=rows.column_names,
+                    cache_file_name=str(path / CHUNK_DATA_FILE),
+                    load_from_cache_file=False,
+                    new_fingerprint=hashlib.sha256(str(chunk_dir.absolute()).encode()).hexdigest()[:32],
+                )
+                (path / CHUNK_SKIPPED_FILE).write_text(json.dumps(skipped))
+    finally:
+        if progress_bars_were_enabled:
+            datasets.enable_progress_bars()
+        progress.close()
+
+
+def _chunk_dir(output_dir: Path, split: str, index: int) -> Path:
+    return output_dir / CHUNKS_DIR / split / f"{index:05d}"
+
+
+def _combine_chunks(splits: DatasetDict, output_dir: Path, chunk_size: int) -> None:
+    """Concatenate every split's chunks in order into `output_dir` (`save_to_disk`), write the report of skipped
+    videos and the counts, then remove the chunks."""
+    combined, skipped = {}, []
+    for name, split in splits.items():
+        chunk_dirs = [
+            _chunk_dir(output_dir, name, index) for index in range(len(_chunk_bounds(len(split), chunk_size)))
+        ]
+        combined[name] = concatenate_datasets([Dataset.from_file(str(path / CHUNK_DATA_FILE)) for path in chunk_dirs])
+        for path in chunk_dirs:
+            skipped += [{"split": name, **record} for record in json.loads((path / CHUNK_SKIPPED_FILE).read_text())]
+    DatasetDict(combined).save_to_disk(output_dir)
+    with _atomic_path(output_dir / SKIPPED_VIDEOS_FILE) as path:
+        path.write_text("".join(json.dumps(record) + "\n" for record in skipped))
+    settings = json.loads((output_dir / SETTINGS_FILE).read_text())
+    settings["result"] = {
+        name: {"num_videos": len(splits[name]), "num_extracted": len(combined[name])} for name in splits
+    }
+    with _atomic_path(output_dir / SETTINGS_FILE) as path:
+        path.write_text(json.dumps(settings, indent=2))
+    shutil.rmtree(output_dir / CHUNKS_DIR)
+    for entry in output_dir.glob(f"{_TEMPORARY_PREFIX}*"):  # left by interrupted runs
+        _remove(entry)
+    if skipped:
+        logger.warning(
+            f"{len(skipped)} videos could not be read and were left out; they are listed with the reason in "
+            f"{output_dir / SKIPPED_VIDEOS_FILE}."
+        )
 
 
 def video_feature_statistics(
@@ -77,3 +600,12 @@ def video_feature_statistics(
     mean = total / count
     std = (squares / count - mean**2).clamp(min=0).sqrt()
     return mean.float(), std.float()
+
+
+__all__ = [
+    "VideoFeaturesInfo",
+    "extract_video_features",
+    "extract_video_features_to_disk",
+    "load_frame_encoder",
+    "video_feature_statistics",
+]

@@ -93,6 +93,27 @@ def test_explode_captions_gives_one_row_per_caption(tiny_clips):
         assert row["caption"] in by_id[row["video_id"]]
 
 
+def test_explode_captions_reads_features_from_the_source_rows_instead_of_copying_them(
+    tiny_clips, captioner_and_processor
+):
+    model, processor = captioner_and_processor
+    features = extract_video_features(tiny_clips["test"], model.vision_model, processor)
+    exploded = explode_captions(features).shuffle(seed=0)
+    assert len(exploded) == 4 * TINY_CLIPS.num_captions
+    # Four captions per clip: copied per caption, the features alone would take four times their size in the source.
+    assert exploded.data.nbytes < features.data.column("video_features").nbytes
+    by_id = {row["video_id"]: row for row in features.with_format("numpy")}
+    for row in exploded:
+        np.testing.assert_array_equal(row["video_features"], by_id[row["video_id"]]["video_features"])
+        assert row["caption"] in by_id[row["video_id"]]["captions"]
+
+    loader = torch.utils.data.DataLoader(exploded, batch_size=5, collate_fn=VideoCaptioningCollator(processor))
+    batch = next(iter(loader))
+    assert batch["video_features"].shape == (5, 6, 64)
+    assert batch["labels"].shape[0] == 5
+    torch.testing.assert_close(batch["video_features"][0], torch.from_numpy(exploded[0]["video_features"]))
+
+
 def test_collator_pads_features_and_labels(captioner_and_processor):
     _, processor = captioner_and_processor
     collator = VideoCaptioningCollator(processor, max_length=5)

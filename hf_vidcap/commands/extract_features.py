@@ -1,0 +1,111 @@
+"""`hf-vidcap extract-features --dataset PATH --output DIR (--vision-model PATH | --vision-config FILE) [...]`.
+
+Extracts frame features of every video of a dataset with a frozen transformers vision model into a `DatasetDict`
+saved in `--output` (see `hf_vidcap.data.extract_video_features_to_disk`): run the same command again to resume an
+interrupted run; give each process `--num-shards N --shard-index I` (or start it with `torchrun` / `accelerate
+launch`) to share the work, then, for `--num-shards`, run once more without them to combine the shards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from . import InvalidInputError
+from .dataset_args import add_dataset_arguments, dataset_from_args
+
+
+def extract_features_command(args: argparse.Namespace) -> None:
+    """Extract the features and print where they are, with the counts of extracted and skipped videos."""
+    import torch
+    from datasets import DatasetDict
+
+    from ..data.features import SKIPPED_VIDEOS_FILE, extract_video_features_to_disk, load_frame_encoder
+    from ..processing import VideoCaptioningFeatureExtractor
+
+    dataset = dataset_from_args(args)
+    if args.split:
+        unknown = sorted(set(args.split) - set(dataset))
+        if unknown:
+            raise InvalidInputError(f"--split {' '.join(unknown)}: the dataset has splits {', '.join(dataset)}.")
+        dataset = DatasetDict({name: dataset[name] for name in args.split})
+    torch.manual_seed(args.seed)  # the weights of a random --vision-config backbone: equal in every shard and rerun
+    encoder = load_frame_encoder(
+        _vision_config(args.vision_config) if args.vision_config else args.vision_model,
+        pooling=args.pooling,
+        grid_size=args.grid_size,
+    ).to(args.device or _default_device())
+    feature_extractor = VideoCaptioningFeatureExtractor(num_frames=args.num_frames, fps=args.fps, size=args.frame_size)
+    result = extract_video_features_to_disk(
+        dataset,
+        args.output,
+        encoder,
+        feature_extractor,
+        batch_size=args.batch_size,
+        chunk_size=args.chunk_size,
+        dtype=args.dtype,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+    )
+    if result is None:
+        print(
+            f"Shard {args.shard_index} of {args.num_shards} done in {args.output}. When every shard is done, run the "
+            "same command without --num-shards/--shard-index to combine them."
+        )
+        return
+    skipped = Path(args.output, SKIPPED_VIDEOS_FILE).read_text().count("\n")
+    counts = ", ".join(f"{name} {len(split)}" for name, split in result.items())
+    print(f"Features of {counts} videos ({encoder.output_size} values per frame, {args.dtype}) in {args.output}")
+    if skipped:
+        print(f"{skipped} unreadable videos were skipped; see {Path(args.output, SKIPPED_VIDEOS_FILE)}")
+
+
+def _vision_config(path: str):
+    """A transformers config from a JSON file with its `model_type` (e.g. a tiny ResNet for tests)."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.for_model(**json.loads(Path(path).read_text()))
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise InvalidInputError(
+            f"--vision-config {path}: expected a JSON file of a transformers config with its model_type, e.g. "
+            f'{{"model_type": "resnet", "hidden_sizes": [16, 32], "depths": [1, 1]}} ({error}).'
+        ) from None
+
+
+def _default_device() -> str:
+    """This process's GPU if there is one (`LOCAL_RANK` under torchrun / accelerate launch), else the CPU."""
+    import torch
+
+    return f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    extract = commands.add_parser(
+        "extract-features",
+        help="extract frame features of a dataset's videos into Arrow (resumable, sharded)",
+        description=__doc__.split("\n\n", 1)[1],
+    )
+    add_dataset_arguments(extract)
+    extract.add_argument("--output", required=True, help="output folder: new, empty, or this extraction's to resume")
+    extract.add_argument("--split", nargs="+", help="the splits to extract (default: all)")
+    backbone = extract.add_argument_group("frame encoder").add_mutually_exclusive_group(required=True)
+    backbone.add_argument("--vision-model", help="folder (or Hub id) of a pretrained transformers vision model")
+    backbone.add_argument(
+        "--vision-config", help="JSON file of a transformers vision config, for a randomly initialised backbone"
+    )
+    extract.add_argument("--pooling", choices=("mean", "cls", "pooler", "grid"), default="mean", help="frame pooling")
+    extract.add_argument("--grid-size", type=int, default=1, help="side of the spatial grid kept by --pooling grid")
+    extract.add_argument("--num-frames", type=int, default=16, help="frames sampled per video (the most, with --fps)")
+    extract.add_argument("--fps", type=float, help="take frames at this rate instead of uniformly")
+    extract.add_argument("--frame-size", type=int, default=112, help="side of the square frames fed to the backbone")
+    extract.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="storage dtype")
+    extract.add_argument("--batch-size", type=int, default=8, help="videos decoded and encoded at once")
+    extract.add_argument("--chunk-size", type=int, default=512, help="videos per chunk (the unit of resuming)")
+    extract.add_argument("--num-shards", type=int, help="number of processes sharing the work")
+    extract.add_argument("--shard-index", type=int, help="this process's share, 0 to --num-shards - 1")
+    extract.add_argument("--device", help="device of the backbone (default: this process's GPU if any, else cpu)")
+    extract.add_argument("--seed", type=int, default=0, help="seed of a random --vision-config backbone")
+    extract.set_defaults(handler=extract_features_command)
