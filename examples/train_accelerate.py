@@ -29,7 +29,8 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from transformers import SchedulerType, get_scheduler
 
-from hf_vidcap.commands.captioner_args import add_captioner_arguments, captioner_from_args, load_dataset_from_args
+from hf_vidcap.commands.captioner_args import add_captioner_arguments, captioner_from_args
+from hf_vidcap.commands.dataset_args import add_dataset_arguments, dataset_from_args
 from hf_vidcap.data import VideoCaptioningCollator, explode_captions
 from hf_vidcap.metrics import compute_caption_metrics
 from hf_vidcap.training import (
@@ -43,7 +44,7 @@ from hf_vidcap.training import (
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True, help="a DatasetDict saved with save_to_disk")
+    add_dataset_arguments(parser)
     parser.add_argument("--train-split", default="train")
     parser.add_argument("--eval-split", default="validation", help="split captioned and scored after training")
     add_captioner_arguments(parser)
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     set_seed(args.seed)
     prepare_output_dir(output_dir, resuming=args.resume_from_checkpoint is not None)
 
-    dataset = load_dataset_from_args(args)
+    dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
     eval_dataset = select_split(dataset, args.eval_split)
     with accelerator.main_process_first():

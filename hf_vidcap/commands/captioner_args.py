@@ -54,13 +54,3 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         min_word_count=args.min_word_count,
         max_vocab_size=args.max_vocab_size,
     )
-
-
-def load_dataset_from_args(args: argparse.Namespace):
-    """The `DatasetDict` saved with `save_to_disk` in `--dataset`."""
-    from datasets import load_from_disk
-
-    try:
-        return load_from_disk(args.dataset)
-    except FileNotFoundError as error:
-        raise InvalidInputError(f"--dataset {args.dataset}: {error}") from None

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from . import InvalidInputError
-from .captioner_args import load_dataset_from_args
+from .dataset_args import add_dataset_arguments, dataset_from_args
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
@@ -34,7 +34,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
             raise InvalidInputError(f"{flag} {path} already exists; pass another file, or --overwrite to replace it.")
     transformers_logging.disable_progress_bar()
     model, processor = load_captioner(args.model)
-    split = select_split(load_dataset_from_args(args), args.split)
+    split = select_split(dataset_from_args(args), args.split)
     check_dataset(split, model, args.split)
     captions = generate_captions(model.eval(), processor, split, batch_size=args.batch_size, num_beams=args.num_beams)
     scores = compute_caption_metrics(captions, split["captions"], meteor=args.meteor)
@@ -54,7 +54,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("--model", required=True, help="folder with a saved model and processor")
-    evaluate.add_argument("--dataset", required=True, help="a DatasetDict saved with save_to_disk")
+    add_dataset_arguments(evaluate)
     evaluate.add_argument("--split", default="test", help="split to caption and score")
     evaluate.add_argument("--predictions-file", help="write the captions here (coco-caption results JSON)")
     evaluate.add_argument("--metrics-file", help="write the scores here (JSON)")

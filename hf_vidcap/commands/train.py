@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from .captioner_args import add_captioner_arguments, captioner_from_args, load_dataset_from_args
+from .captioner_args import add_captioner_arguments, captioner_from_args
+from .dataset_args import add_dataset_arguments, dataset_from_args
 
 
 def train_command(args: argparse.Namespace) -> None:
@@ -29,7 +30,7 @@ def train_command(args: argparse.Namespace) -> None:
     resuming = args.resume_from_checkpoint is not None
     prepare_output_dir(args.output_dir, resuming=resuming)
     set_seed(args.seed)
-    dataset = load_dataset_from_args(args)
+    dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
     eval_split = args.eval_split or ("validation" if "validation" in dataset else "none")
     eval_dataset = None if eval_split == "none" else select_split(dataset, eval_split)
@@ -85,8 +86,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data = train.add_argument_group("data")
-    data.add_argument("--dataset", required=True, help="a DatasetDict saved with save_to_disk")
+    add_dataset_arguments(train)
+    data = train.add_argument_group("splits")
     data.add_argument("--train-split", default="train", help="split to train on")
     data.add_argument(
         "--eval-split", help="split to evaluate on: by default 'validation' if the dataset has one; 'none' for none"

@@ -119,7 +119,7 @@ def test_existing_output_files_are_kept(saved_model, feature_dataset_dir, tmp_pa
         (["--split", "testing"], "The dataset has no split 'testing'; its splits are: train, validation, test."),
         ("no model", "holds no config.json"),
         ("other feature size", "The test split's video_features have 8 values per frame but the model expects 16"),
-        ("no dataset", "--dataset"),
+        ("no dataset", "missing: no such file or folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(case, message, saved_model, feature_dataset_dir, tmp_path, capsys):
