@@ -282,9 +282,10 @@ class CaptionMetrics:
     """`compute_metrics` for `Seq2SeqTrainer(predict_with_generate=True)`: decodes the generated ids and scores them
     against every reference caption of the evaluation clips with [`compute_caption_metrics`].
 
-    The trainer hands predictions over in dataset order (across processes too: it gathers them with Accelerate's
-    `gather_for_metrics`, which drops the duplicates added to even out the last batch), so the references are taken
-    from the evaluation dataset in its order.
+    The trainer hands predictions over in dataset order, so the references are taken from the evaluation dataset in
+    its order. Across processes each step gathers one batch per process, in rank order; rows past the dataset's length
+    are the duplicates that evened out the last step (under `torchrun` on CPU, transformers 5.23 was seen to keep
+    them) and are dropped.
 
     Args:
         processor ([`VideoCaptioningProcessor`]): decodes the generated ids.
@@ -302,12 +303,12 @@ class CaptionMetrics:
     def __call__(self, eval_prediction: EvalPrediction) -> dict[str, float]:
         predictions = eval_prediction.predictions
         predictions = predictions[0] if isinstance(predictions, tuple) else predictions
-        captions = self.processor.batch_decode(predictions, skip_special_tokens=True)
-        if len(captions) != len(self.references):
+        if len(predictions) < len(self.references):
             raise ValueError(
-                f"Got {len(captions)} predictions for {len(self.references)} evaluation clips: the evaluation set "
-                "must be read in order, each clip once."
+                f"Got {len(predictions)} predictions for {len(self.references)} evaluation clips: the evaluation set "
+                "must be read in order, each clip at least once."
             )
+        captions = self.processor.batch_decode(predictions[: len(self.references)], skip_special_tokens=True)
         scores = compute_caption_metrics(captions, self.references, meteor=self.meteor)
         return {name: score for name, score in scores.items() if score is not None}
 
@@ -336,6 +337,12 @@ def build_seq2seq_trainer(
         eval_dataset (`datasets.Dataset`, *optional*): the evaluation split, likewise.
         trainer_kwargs: more `Seq2SeqTrainer` arguments (`callbacks`, ...).
     """
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched > 1 and args.world_size != launched:
+        raise ValueError(
+            f"{launched} processes were launched but the trainer sees {args.world_size}, so each would train alone: "
+            "on a machine without an accelerator pass `use_cpu=True` (`--use_cpu`) so that they train together."
+        )
     check_dataset(train_dataset, model, "training")
     args.remove_unused_columns = False
     args.predict_with_generate = True

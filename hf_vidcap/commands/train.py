@@ -61,6 +61,7 @@ def train_command(args: argparse.Namespace) -> None:
         seed=args.seed,
         dataloader_num_workers=args.dataloader_num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.accelerator.is_available(),  # else torchrun on a CPU machine starts lone processes
     )
     trainer = build_seq2seq_trainer(model, processor, training_args, train_dataset, eval_dataset)
     trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
