@@ -1,0 +1,115 @@
+"""The building blocks in hf_vidcap.training, and examples/train_seq2seq.py end to end."""
+
+import runpy
+
+import numpy as np
+import pytest
+from datasets import Dataset, load_from_disk
+from transformers import AutoModel, EvalPrediction
+
+from hf_vidcap.modeling import ARCHITECTURES
+from hf_vidcap.training import (
+    CaptionMetrics,
+    build_model,
+    build_processor,
+    check_dataset,
+    format_metric_table,
+    parse_config_overrides,
+    prepare_output_dir,
+)
+
+from .conftest import TINY_S2VT
+
+
+def test_config_overrides_take_the_type_of_each_field():
+    fields = parse_config_overrides("s2vt", "hidden_size=12, dropout=0.25,standardize_video_features=true")
+    assert fields == {"hidden_size": 12, "dropout": 0.25, "standardize_video_features": True}
+    assert type(fields["hidden_size"]) is int and type(fields["dropout"]) is float
+    assert parse_config_overrides("s2vt", "vision_feature_pooling=grid") == {"vision_feature_pooling": "grid"}
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ("hidden_size", "'hidden_size' is not of the form field=value"),
+        ("hidden_size=8,", "'' is not of the form field=value"),
+        ("hiden_size=8", "key hiden_size isn't in the original config dict"),
+        ("dropout=high", "could not convert string to float"),
+        ("standardize_video_features=maybe", "can't derive true or false"),
+    ],
+)
+def test_bad_config_overrides_name_the_pair(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        parse_config_overrides("s2vt", overrides)
+
+
+@pytest.mark.parametrize("model_type", sorted(ARCHITECTURES))
+def test_every_registered_architecture_builds_by_name(model_type):
+    model = build_model(model_type, vocab_size=11, video_feature_size=6, config_overrides="max_caption_length=4")
+    assert type(model) is ARCHITECTURES[model_type]
+    assert model.config.vocab_size == 11 and model.config.video_feature_size == 6
+    assert model.config.max_caption_length == 4
+
+
+def test_unknown_architecture_lists_the_known_ones():
+    with pytest.raises(ValueError, match="Unknown captioning architecture 'lstm'; available: .*s2vt"):
+        build_model("lstm", vocab_size=11)
+
+
+def test_processor_vocabulary_comes_from_every_training_caption():
+    train = Dataset.from_dict({"video_id": ["a", "b"], "captions": [["a red ball"], ["a blue cube", "A red cube!"]]})
+    vocabulary = set(build_processor(train).tokenizer.get_vocab())
+    assert {"a", "red", "ball", "blue", "cube"} <= vocabulary and "A" not in vocabulary
+    with pytest.raises(ValueError, match="The train split has no `captions` column"):
+        build_processor(train.remove_columns("captions"))
+
+
+def test_check_dataset_says_what_is_missing(feature_dataset_dir):
+    model = build_model("s2vt", vocab_size=11, video_feature_size=8, config_overrides=TINY_S2VT)
+    split = load_from_disk(feature_dataset_dir)["test"]
+    check_dataset(split, model, "test")
+    with pytest.raises(ValueError, match="The test split is empty"):
+        check_dataset(split.select([]), model, "test")
+    with pytest.raises(ValueError, match="The test split has neither video_features nor video_path"):
+        check_dataset(split.remove_columns("video_features"), model, "test")
+    videos = split.remove_columns("video_features").add_column("video_path", ["a.mp4"] * len(split))
+    with pytest.raises(ValueError, match="has videos .* and the model has no vision backbone"):
+        check_dataset(videos, model, "test")
+    check_dataset(split.remove_columns("captions"), model, "test", needs_captions=False)
+
+
+def test_caption_metrics_drop_the_padding_rows_of_the_last_step():
+    processor = build_processor(Dataset.from_dict({"captions": [["a red ball"], ["a blue cube"]]}))
+    ids = processor.tokenizer(["a red ball", "a blue cube", "a red ball"])["input_ids"]  # <bos> words <eos>
+    predictions = np.full((3, 8), -100)
+    for row, sequence in enumerate(ids):
+        predictions[row, : len(sequence)] = sequence
+    metrics = CaptionMetrics(processor, [["a red ball"], ["a blue cube"]])
+    scores = metrics(EvalPrediction(predictions=predictions, label_ids=predictions))
+    assert scores["Bleu_1"] == pytest.approx(1.0) and "METEOR" not in scores
+    with pytest.raises(ValueError, match="Got 2 predictions for 3 evaluation clips"):
+        CaptionMetrics(processor, [["a"], ["b"], ["c"]])(EvalPrediction(predictions[:2], predictions[:2]))
+
+
+def test_metric_table_marks_missing_metrics():
+    table = format_metric_table({"model": {"Bleu_4": 0.5, "METEOR": None}}, metrics=["Bleu_4", "METEOR"], indent=2)
+    assert table.splitlines() == [" " * 18 + "    Bleu_4    METEOR", "  model                0.500       n/a"]
+
+
+def test_output_folder_is_new_empty_or_resumed(tmp_path):
+    prepare_output_dir(tmp_path / "new")
+    (tmp_path / "new" / "checkpoint-1").mkdir()
+    with pytest.raises(FileExistsError, match="is not empty"):
+        prepare_output_dir(tmp_path / "new")
+    prepare_output_dir(tmp_path / "new", resuming=True)
+
+
+def test_seq2seq_example_trains_and_saves_a_loadable_model(repo_root, feature_dataset_dir, tmp_path, monkeypatch):
+    argv = ["train_seq2seq.py", "--dataset", str(feature_dataset_dir), "--model_type", "mean_pool",
+            "--config_overrides", "video_embedding_size=8,word_embedding_size=8,hidden_size=8,max_caption_length=4",
+            "--output_dir", str(tmp_path), "--max_steps", "2", "--per_device_train_batch_size", "8",
+            "--generation_num_beams", "1", "--report_to", "none", "--disable_tqdm", "true"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    runpy.run_path(str(repo_root / "examples" / "train_seq2seq.py"), run_name="__main__")
+    assert AutoModel.from_pretrained(tmp_path).config.model_type == "vidcap_mean_pool"
+    assert (tmp_path / "eval_results.json").is_file() and (tmp_path / "tokenizer.json").is_file()
