@@ -27,6 +27,7 @@ from .data.synthetic import SyntheticVideoConfig, render_synthetic_dataset
 from .metrics import compute_caption_metrics
 from .modeling import get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+from .training import format_metric_table, generate_captions
 
 
 logger = logging.getLogger(__name__)
@@ -162,11 +163,11 @@ def run_demo(args: DemoArguments) -> dict:
 
     print(f"[5/6] Captioning {len(features['test'])} held-out clips with beam search ({args.num_beams} beams)")
     model.eval()
-    predictions = caption_features(model, processor, features["test"], num_beams=args.num_beams)
+    predictions = generate_captions(model, processor, features["test"], batch_size=64, num_beams=args.num_beams)
     references = features["test"]["captions"]
     scores = compute_caption_metrics(predictions, references)
     baseline = compute_caption_metrics(blind_baseline(train_captions, len(references)), references)
-    print(format_table({"model": scores, "blind baseline": baseline}))
+    print(format_metric_table({"model": scores, "blind baseline": baseline}, metrics=REPORTED_METRICS, indent=6))
     for prediction, captions in list(zip(predictions, references))[:5]:
         print(f"      predicted: {prediction!r:45}  reference: {captions[0]!r}")
 
@@ -198,24 +199,3 @@ def run_demo(args: DemoArguments) -> dict:
         f"{baseline['CIDEr']:.3f} ({results['cider_ratio_to_baseline']:.1f}x). Results in {output_dir / 'results.json'}"
     )
     return results
-
-
-@torch.inference_mode()
-def caption_features(model, processor, dataset, num_beams: int = 5, batch_size: int = 64) -> list[str]:
-    """Caption every row of a feature dataset with `generate()`, in batches."""
-    predictions = []
-    for start in range(0, len(dataset), batch_size):
-        rows = dataset[start : start + batch_size]["video_features"]
-        inputs = processor(video_features=rows, return_tensors="pt")
-        predictions += processor.batch_decode(model.generate(**inputs, num_beams=num_beams), skip_special_tokens=True)
-    return predictions
-
-
-def format_table(rows: dict[str, dict]) -> str:
-    """A plain-text table of BLEU-4, METEOR, ROUGE-L and CIDEr-D, one row per system."""
-    header = f"      {'':16}" + "".join(f"{name:>10}" for name in REPORTED_METRICS)
-    lines = [header]
-    for system, scores in rows.items():
-        cells = "".join(f"{'n/a':>10}" if scores[m] is None else f"{scores[m]:>10.3f}" for m in REPORTED_METRICS)
-        lines.append(f"      {system:16}{cells}")
-    return "\n".join(lines)

@@ -377,19 +377,21 @@ def generate_captions(
     Args:
         model ([`VideoCaptioningPreTrainedModel`]): the captioner (put in eval mode by the caller).
         processor ([`VideoCaptioningProcessor`]): its processor.
-        dataset (`datasets.Dataset`): rows with `video_features` (read in preference) or `video_path`.
+        dataset (`datasets.Dataset`): rows with precomputed features (`video_features`, and the extra streams of a
+            multi-stream model, every column named `*_features`), read in preference, or else a `video_path`.
         batch_size (`int`, *optional*, defaults to 32): clips captioned at once.
         generate_kwargs: passed to `generate()` (`num_beams`, `max_new_tokens`, ...).
 
     Returns:
         `list[str]`: one caption per row.
     """
-    column = "video_features" if "video_features" in dataset.column_names else "video_path"
-    rows = dataset.select_columns([column]).with_format("numpy" if column == "video_features" else None)
+    feature_columns = [name for name in dataset.column_names if name.endswith("_features")]
+    rows = dataset.select_columns(feature_columns or ["video_path"])
+    rows = rows.with_format("numpy") if feature_columns else rows
     captions = []
     for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size][column]
-        videos = {"video_features": list(batch)} if column == "video_features" else {"videos": list(batch)}
+        batch = rows[start : start + batch_size]
+        videos = {name: list(batch[name]) for name in feature_columns} or {"videos": batch["video_path"]}
         inputs = processor(**videos, return_tensors="pt").to(model.device)
         ids = model.generate(**inputs, **generate_kwargs)
         captions += processor.batch_decode(ids, skip_special_tokens=True)
