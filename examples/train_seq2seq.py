@@ -19,7 +19,13 @@ from transformers import HfArgumentParser, Seq2SeqTrainingArguments, set_seed
 
 from hf_vidcap.data import load_captioning_dataset
 from hf_vidcap.processing import VideoCaptioningFeatureExtractor
-from hf_vidcap.training import build_seq2seq_trainer, load_or_build_captioner, prepare_output_dir, select_split
+from hf_vidcap.training import (
+    build_seq2seq_trainer,
+    features_info_of,
+    load_or_build_captioner,
+    prepare_output_dir,
+    select_split,
+)
 
 
 @dataclass
@@ -31,8 +37,8 @@ class CaptioningArguments:
         default=None, metadata={"help": 'config fields of a new model, e.g. "hidden_size=512,dropout=0.3"'}
     )
     vision_model: str | None = field(default=None, metadata={"help": "vision backbone of a new model"})
-    num_frames: int = field(default=16, metadata={"help": "frames sampled per video by a new processor"})
-    frame_size: int = field(default=112, metadata={"help": "side of the square frames of a new processor"})
+    num_frames: int | None = field(default=None, metadata={"help": "frames per video of a new processor (16)"})
+    frame_size: int | None = field(default=None, metadata={"help": "frame side of a new processor (112)"})
     min_word_count: int = field(default=1, metadata={"help": "words seen fewer times in training map to <unk>"})
     train_split: str = field(default="train")
     eval_split: str | None = field(default="validation", metadata={"help": "split scored during and after training"})
@@ -48,16 +54,18 @@ def main() -> None:
     train_dataset = select_split(dataset, captioning_args.train_split)
     eval_dataset = select_split(dataset, captioning_args.eval_split) if captioning_args.eval_split else None
 
+    # Without frame options, a new processor preprocesses frames as the features' extraction did (or by default).
+    frames = {"num_frames": captioning_args.num_frames, "size": captioning_args.frame_size}
+    frames = {name: value for name, value in frames.items() if value is not None}
     model, processor = load_or_build_captioner(
         train_dataset,
         model_type=captioning_args.model_type,
         model_name_or_path=captioning_args.model_name_or_path,
         config_overrides=captioning_args.config_overrides,
         vision_model=captioning_args.vision_model,
-        feature_extractor=VideoCaptioningFeatureExtractor(
-            num_frames=captioning_args.num_frames, size=captioning_args.frame_size
-        ),
+        feature_extractor=VideoCaptioningFeatureExtractor(**frames) if frames else None,
         min_word_count=captioning_args.min_word_count,
+        features_info=features_info_of(captioning_args.dataset),
     )
     trainer = build_seq2seq_trainer(model, processor, training_args, train_dataset, eval_dataset)
     trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)

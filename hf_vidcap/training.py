@@ -28,7 +28,7 @@ from datasets import Dataset, DatasetDict
 from transformers import AutoModel, AutoProcessor, EvalPrediction, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
 from .data.collator import VideoCaptioningCollator, explode_captions
-from .data.features import video_feature_statistics
+from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics
 from .metrics import METRIC_NAMES, compute_caption_metrics
 from .modeling import VideoCaptioningPreTrainedModel, get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
@@ -179,6 +179,11 @@ def load_captioner(
     return AutoModel.from_pretrained(model_dir), AutoProcessor.from_pretrained(model_dir)
 
 
+def features_info_of(dataset_path: str | os.PathLike) -> VideoFeaturesInfo | None:
+    """How the features in `dataset_path` were extracted, if `hf-vidcap extract-features` wrote them (else `None`)."""
+    return VideoFeaturesInfo.load(dataset_path) if (Path(dataset_path) / SETTINGS_FILE).is_file() else None
+
+
 def load_or_build_captioner(
     train_dataset: Dataset,
     model_type: str | None = None,
@@ -188,12 +193,14 @@ def load_or_build_captioner(
     feature_extractor: VideoCaptioningFeatureExtractor | None = None,
     min_word_count: int = 1,
     max_vocab_size: int | None = None,
+    features_info: VideoFeaturesInfo | None = None,
 ) -> tuple[VideoCaptioningPreTrainedModel, VideoCaptioningProcessor]:
     """The model and processor to train on `train_dataset`: a saved one to fine-tune, or a new one.
 
     A new model gets a vocabulary from the training captions, the feature size of the dataset's `video_features` (or
     the backbone of `vision_model`), and, if its config asks for `standardize_video_features`, the statistics of the
-    training features.
+    training features. Given the record of how the features were extracted (`features_info`), it also gets that
+    backbone, pooling and frame preprocessing, so that the trained model captions video files as well.
 
     Args:
         train_dataset (`datasets.Dataset`): the training split.
@@ -204,6 +211,9 @@ def load_or_build_captioner(
         feature_extractor ([`VideoCaptioningFeatureExtractor`], *optional*): frame preprocessing of a new processor.
         min_word_count (`int`, *optional*, defaults to 1): words seen fewer times in training map to `<unk>`.
         max_vocab_size (`int`, *optional*): largest vocabulary of a new processor.
+        features_info ([`~hf_vidcap.data.VideoFeaturesInfo`], *optional*): how the dataset's features were extracted
+            ([`features_info_of`] a folder written by `hf-vidcap extract-features`); `vision_model` and
+            `feature_extractor`, when given, take precedence.
     """
     if (model_type is None) == (model_name_or_path is None):
         raise ValueError("Pass exactly one of a model type (a new model) or a saved model folder (to fine-tune).")
@@ -211,6 +221,15 @@ def load_or_build_captioner(
         if config_overrides or vision_model:
             raise ValueError("Config overrides and a vision model apply to a new model, not to a saved one.")
         return load_captioner(model_name_or_path)
+    backbone = {}
+    if features_info is not None:
+        feature_extractor = feature_extractor or features_info.feature_extractor
+        if vision_model is None:
+            vision_model = features_info.backbone_path
+            backbone = {
+                "vision_feature_pooling": features_info.vision_feature_pooling,
+                "vision_feature_grid_size": features_info.vision_feature_grid_size,
+            }
     processor = build_processor(train_dataset, feature_extractor, min_word_count, max_vocab_size)
     model = build_model(
         model_type,
@@ -218,6 +237,7 @@ def load_or_build_captioner(
         video_feature_size=dataset_feature_size(train_dataset),
         vision_model=vision_model,
         config_overrides=config_overrides,
+        **backbone,
     )
     if model.config.standardize_video_features and "video_features" in train_dataset.column_names:
         model.set_video_feature_statistics(*video_feature_statistics(train_dataset))

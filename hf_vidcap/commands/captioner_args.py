@@ -27,16 +27,26 @@ def add_captioner_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder (or Hub id) of a transformers vision model that becomes the new model's frame encoder, "
         "so that it reads videos (needed to train on video files; optional on features it extracted)",
     )
-    group.add_argument("--num-frames", type=int, default=16, help="frames sampled per video by a new processor")
-    group.add_argument("--frame-size", type=int, default=112, help="side of the square frames of a new processor")
+    group.add_argument(
+        "--num-frames", type=int, help="frames sampled per video by a new processor (default: the extraction's, or 16)"
+    )
+    group.add_argument(
+        "--frame-size",
+        type=int,
+        help="side of the square frames of a new processor (default: the extraction's, or 112)",
+    )
     group.add_argument("--min-word-count", type=int, default=1, help="words seen fewer times in training map to <unk>")
     group.add_argument("--max-vocab-size", type=int, help="largest vocabulary, special tokens included")
 
 
 def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
-    """The model and processor the arguments ask for (see [`~hf_vidcap.training.load_or_build_captioner`])."""
+    """The model and processor the arguments ask for (see [`~hf_vidcap.training.load_or_build_captioner`]).
+
+    A new model trained on features written by `hf-vidcap extract-features` gets the backbone and frame preprocessing
+    recorded with them, so that it also captions video files.
+    """
     from ..processing import VideoCaptioningFeatureExtractor
-    from ..training import load_or_build_captioner
+    from ..training import features_info_of, load_or_build_captioner
 
     new_model_options = {"--config-overrides": args.config_overrides, "--vision-model": args.vision_model}
     if args.model is not None and any(new_model_options.values()):
@@ -44,13 +54,16 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         raise InvalidInputError(
             f"{given} shape a new model (--model-type), not the saved one in --model {args.model}."
         )
+    frames = {"num_frames": args.num_frames, "size": args.frame_size}
+    frames = {name: value for name, value in frames.items() if value is not None}
     return load_or_build_captioner(
         train_dataset,
         model_type=args.model_type,
         model_name_or_path=args.model,
         config_overrides=args.config_overrides,
         vision_model=args.vision_model,
-        feature_extractor=VideoCaptioningFeatureExtractor(num_frames=args.num_frames, size=args.frame_size),
+        feature_extractor=VideoCaptioningFeatureExtractor(**frames) if frames else None,
         min_word_count=args.min_word_count,
         max_vocab_size=args.max_vocab_size,
+        features_info=features_info_of(args.dataset),
     )

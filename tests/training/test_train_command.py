@@ -3,16 +3,29 @@ is one line with exit status 2."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from datasets import load_from_disk
 from safetensors.torch import load_file
-from transformers import AutoModel, ResNetConfig, ResNetModel, Seq2SeqTrainingArguments, TrainerCallback
+from transformers import (
+    AutoModel,
+    AutoProcessor,
+    ResNetConfig,
+    ResNetModel,
+    Seq2SeqTrainingArguments,
+    TrainerCallback,
+)
 
 from hf_vidcap.cli import main
+from hf_vidcap.data import extract_video_features_to_disk, load_frame_encoder
+from hf_vidcap.processing import VideoCaptioningFeatureExtractor
 from hf_vidcap.training import build_seq2seq_trainer, load_or_build_captioner
 
 from .conftest import TINY_S2VT, write_feature_dataset
+
+
+TINY_RESNET = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
 
 
 def train_argv(dataset_dir, output_dir, *extra: str) -> list[str]:
@@ -41,7 +54,7 @@ def test_output_holds_the_model_processor_and_evaluation(trained, feature_datase
     # the saved folder, generates on its own (unpadded batches, no trainer) and finds the same scores.
     trainer_scores = json.loads((trained / "eval_results.json").read_text())
     assert main(["evaluate", "--model", str(trained), "--dataset", str(feature_dataset_dir), "--split", "validation",
-                 "--num-beams", "2", "--metrics-file", str(tmp_path / "m.json")]) == 0  # fmt: skip
+                 "--num-beams", "2", "--metrics-file", str(tmp_path / "m.json"), "--no-meteor"]) == 0  # fmt: skip
     scores = json.loads((tmp_path / "m.json").read_text())["metrics"]
     for name in ("Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr"):
         assert scores[name] == pytest.approx(trainer_scores[f"eval_{name}"], abs=1e-9), name
@@ -91,6 +104,30 @@ def test_trains_on_videos_with_a_vision_backbone_and_captions_them(tiny_clips, t
     video = tiny_clips["test"]["video_path"][0]
     assert main(["caption", video, "--model", str(tmp_path / "run"), "--num-beams", "1"]) == 0
     assert capsys.readouterr().out.count("\n") == 1  # one caption (perhaps empty, after two steps)
+
+
+def test_features_from_extract_features_train_a_model_that_captions_videos(tiny_clips, tmp_path, capsys):
+    feature_extractor = VideoCaptioningFeatureExtractor(num_frames=4, size=32)
+    torch.manual_seed(0)
+    encoder = load_frame_encoder(TINY_RESNET, pooling="grid", grid_size=2)
+    extract_video_features_to_disk(tiny_clips, tmp_path / "features", encoder, feature_extractor)
+    argv = [
+        "train", "--dataset", str(tmp_path / "features"), "--output-dir", str(tmp_path / "run"), "--model-type",
+        "s2vt", "--config-overrides", TINY_S2VT, "--max-steps", "1", "--eval-split", "none",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    model = AutoModel.from_pretrained(tmp_path / "run").eval()
+    assert model.config.vision_feature_pooling == "grid" and model.config.video_feature_size == 64
+    # The saved model holds the extraction's backbone and frame preprocessing: from the video file it computes the
+    # very features it was trained on.
+    processor = AutoProcessor.from_pretrained(tmp_path / "run")
+    row = load_from_disk(tmp_path / "features")["test"].with_format("numpy")[0]
+    inputs = processor(videos=[row["video_path"]], return_tensors="pt")
+    with torch.inference_mode():
+        features = model.vision_model(inputs["pixel_values_videos"], inputs["video_attention_mask"])[0]
+    np.testing.assert_allclose(features.numpy(), row["video_features"], rtol=1e-4, atol=1e-5)
+    capsys.readouterr()
+    assert main(["caption", row["video_path"], "--model", str(tmp_path / "run"), "--num-beams", "1"]) == 0
 
 
 @pytest.fixture(scope="module")
