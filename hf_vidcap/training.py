@@ -2,7 +2,9 @@
 
 A captioning dataset is a `datasets.Dataset` with a `video_id`, reference `captions` (a list per clip) and either
 precomputed `video_features` (`Array2D(shape=(None, D))`, as `hf-vidcap extract-features` writes them) or a
-`video_path` (read through the processor, for a model with a vision backbone). The pieces, top to bottom:
+`video_path` (read through the processor, for a model with a vision backbone). [`select_split`] and
+[`prepare_output_dir`] come first (a split by name; an output folder that never overwrites a user's files), then the
+pieces, in order:
 
 1. [`build_processor`] makes a processor whose word vocabulary comes from the training captions; [`build_model`] makes
    any registered architecture from its name, sizes to fit the vocabulary and the features, and user overrides;
@@ -295,7 +297,7 @@ def check_dataset(
 
 def with_first_reference(dataset: Dataset) -> Dataset:
     """`dataset` with a `caption` column holding each clip's first reference, the target of an evaluation loss."""
-    return dataset.map(lambda row: {"caption": row["captions"][0]}, desc="First reference as the target")
+    return dataset.add_column("caption", [captions[0] for captions in dataset["captions"]])
 
 
 class CaptionMetrics:
