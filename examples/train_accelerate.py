@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> dict:
         project_dir=output_dir,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
+    trackers = [] if args.report_to == "none" else args.report_to.split(",")
+    missing = set(trackers) - {"all", *(str(tracker) for tracker in accelerator.log_with)}
+    if missing:  # Accelerate leaves out the trackers it cannot import, with a mere log message
+        raise ValueError(f"--report-to {args.report_to}: {', '.join(sorted(missing))} is not installed.")
     set_seed(args.seed)
     prepare_output_dir(output_dir, resuming=args.resume_from_checkpoint is not None)
 

@@ -1,6 +1,7 @@
 """examples/train_accelerate.py: resuming from a checkpoint, and two processes training and evaluating together."""
 
 import hashlib
+import importlib.util
 import json
 import os
 import runpy
@@ -122,3 +123,14 @@ def test_two_processes_end_with_the_same_weights_and_gather_each_prediction_once
     assert digest.hexdigest() == reports[0]["digest"]
     predictions = json.loads((tmp_path / "run" / "predictions.json").read_text())
     assert [p["image_id"] for p in predictions] == [f"validation_{index}" for index in range(5)]
+
+
+def test_a_tracker_that_is_not_installed_is_an_error_not_silence(example, feature_dataset_dir, tmp_path):
+    missing = next(
+        (name for name in ("tensorboard", "aim", "clearml") if importlib.util.find_spec(name) is None), None
+    )
+    if missing is None:
+        pytest.skip("every tracker tried is installed")
+    with pytest.raises(ValueError, match=f"--report-to {missing}: {missing} is not installed"):
+        run_example(example, train_args(feature_dataset_dir, tmp_path / "run", "--report-to", missing))
+    assert not (tmp_path / "run").exists()
