@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from . import InvalidInputError
 from .captioner_args import add_captioner_arguments, captioner_from_args
 from .dataset_args import add_dataset_arguments, dataset_from_args
 
@@ -17,6 +18,7 @@ from .dataset_args import add_dataset_arguments, dataset_from_args
 def train_command(args: argparse.Namespace) -> None:
     import torch
     from transformers import Seq2SeqTrainingArguments, set_seed
+    from transformers.integrations import get_available_reporting_integrations
 
     from ..metrics import METRIC_NAMES
     from ..training import (
@@ -27,6 +29,12 @@ def train_command(args: argparse.Namespace) -> None:
         select_split,
     )
 
+    trackers = {"none", "all", *get_available_reporting_integrations()}
+    if missing := [name for name in args.report_to.split(",") if name not in trackers]:
+        raise InvalidInputError(
+            f"--report-to {args.report_to}: {', '.join(missing)} is not installed (installed: "
+            f"{', '.join(sorted(trackers - {'all'}))})."
+        )
     resuming = args.resume_from_checkpoint is not None
     prepare_output_dir(args.output_dir, resuming=resuming)
     set_seed(args.seed)
@@ -57,7 +65,7 @@ def train_command(args: argparse.Namespace) -> None:
         eval_strategy=args.eval_strategy if eval_dataset is not None else "no",
         eval_steps=args.eval_steps,
         generation_num_beams=args.num_beams,
-        report_to=args.report_to,
+        report_to=args.report_to.split(","),
         seed=args.seed,
         dataloader_num_workers=args.dataloader_num_workers,
         dataloader_pin_memory=torch.cuda.is_available(),
