@@ -112,15 +112,15 @@ def find_checkpoint(output_dir: Path, resume_from_checkpoint: str) -> Path:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     output_dir = Path(args.output_dir)
+    trackers = [] if args.report_to == "none" else args.report_to.split(",")
     accelerator = Accelerator(
         cpu=args.cpu or not torch.accelerator.is_available(),  # else torchrun on a CPU machine starts lone processes
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
-        log_with=None if args.report_to == "none" else args.report_to.split(","),
+        log_with=trackers or None,
         project_dir=output_dir,
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
-    trackers = [] if args.report_to == "none" else args.report_to.split(",")
     missing = set(trackers) - {"all", *(str(tracker) for tracker in accelerator.log_with)}
     if missing:  # Accelerate leaves out the trackers it cannot import, with a mere log message
         raise ValueError(f"--report-to {args.report_to}: {', '.join(sorted(missing))} is not installed.")
