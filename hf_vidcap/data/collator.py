@@ -8,6 +8,7 @@ from typing import Any
 from datasets import Dataset, Features, Value
 
 from ..processing import VideoCaptioningProcessor
+from .features import REOPEN_MEMORY_MAPS_AFTER_BYTES, reopen_memory_maps
 
 
 def explode_captions(dataset: Dataset, captions_column: str = "captions", caption_column: str = "caption") -> Dataset:
@@ -48,15 +49,25 @@ _ROW_INDEX_COLUMN = "video_row"
 
 
 class _LookUpColumns:
-    """A `datasets` transform adding `columns` of the rows of `source` that a batch's `video_row` values point to."""
+    """A `datasets` transform adding `columns` of the rows of `source` that a batch's `video_row` values point to.
+
+    A memory-mapped `source` is read through memory maps of its own, opened again after every
+    `REOPEN_MEMORY_MAPS_AFTER_BYTES` read (see [`reopen_memory_maps`]), so that resident memory stays flat over an
+    epoch.
+    """
 
     def __init__(self, source: Dataset, columns: list[str]) -> None:
-        self.source = source.with_format("numpy", columns=columns)
+        self.source = reopen_memory_maps(source.with_format("numpy", columns=columns))
         self.columns = columns
+        self.bytes_read = 0
 
     def __call__(self, batch: dict[str, list]) -> dict[str, Any]:
+        if self.bytes_read > REOPEN_MEMORY_MAPS_AFTER_BYTES:
+            self.source, self.bytes_read = reopen_memory_maps(self.source), 0
         rows = self.source[batch[_ROW_INDEX_COLUMN]]
-        return {**batch, **{name: list(rows[name]) for name in self.columns}}
+        looked_up = {name: list(rows[name]) for name in self.columns}
+        self.bytes_read += sum(getattr(value, "nbytes", 0) for values in looked_up.values() for value in values)
+        return {**batch, **looked_up}
 
 
 @dataclass

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
+import pyarrow as pa
 import torch
 from datasets import Array2D, Dataset, DatasetDict, Features, concatenate_datasets, load_from_disk
 from transformers import AutoConfig, AutoModel, PreTrainedConfig
@@ -49,6 +52,9 @@ CHUNKS_DIR = "chunks"
 FEATURE_DTYPES = ("float32", "float16")
 CHUNK_DATA_FILE = "data.arrow"
 CHUNK_SKIPPED_FILE = "skipped.json"
+#: Bytes read through one memory map of a dataset's Arrow files before readers open it again (see
+#: [`reopen_memory_maps`]).
+REOPEN_MEMORY_MAPS_AFTER_BYTES = 256 * 1024**2
 # Everything written half-way starts with this prefix and is renamed into place once complete.
 _TEMPORARY_PREFIX = ".hf_vidcap-tmp-"
 _FORMAT_VERSION = 1
@@ -83,13 +89,14 @@ def load_frame_encoder(
         return FrameFeatureEncoder(backbone, pooling, grid_size, frame_chunk_size=frame_chunk_size).eval()
     try:
         config = AutoConfig.from_pretrained(backbone)
+        weights = AutoModel.from_pretrained(backbone).state_dict()
     except (OSError, ValueError) as error:
         raise ValueError(
             f"Backbone {os.fspath(backbone)!r} is neither a local folder holding a transformers model (config.json "
             f"and weights) nor a model id available offline: {str(error).splitlines()[0]}"
         ) from error
     encoder = FrameFeatureEncoder(config, pooling, grid_size, frame_chunk_size=frame_chunk_size)
-    encoder.backbone.load_state_dict(AutoModel.from_pretrained(backbone).state_dict())
+    encoder.backbone.load_state_dict(weights)
     encoder.backbone.name_or_path = os.fspath(backbone)
     return encoder.eval()
 
@@ -574,8 +581,20 @@ def _combine_chunks(splits: DatasetDict, output_dir: Path, chunk_size: int) -> N
         )
 
 
+def reopen_memory_maps(dataset: Dataset) -> Dataset:
+    """The same dataset read through new memory maps of its Arrow files (as a DataLoader worker gets it); an
+    in-memory dataset as it is.
+
+    The pages of a memory-mapped Arrow file that a process has read count as its resident memory until the map is
+    closed, so a pass over a dataset through one map would end with the whole dataset resident (as page cache the
+    kernel can reclaim, but counted all the same). Readers that go over a large dataset open the maps again every
+    `REOPEN_MEMORY_MAPS_AFTER_BYTES` read, which keeps resident memory flat with dataset size.
+    """
+    return pickle.loads(pickle.dumps(dataset)) if dataset.cache_files else dataset
+
+
 def video_feature_statistics(
-    dataset: Dataset, column: str = "video_features", batch_size: int = 256
+    dataset: Dataset, column: str = "video_features", batch_size: int = 64
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-dimension mean and standard deviation of every frame of a feature dataset, read in batches so memory stays
     flat with dataset size (for models built with `standardize_video_features=True`).
@@ -583,23 +602,37 @@ def video_feature_statistics(
     Args:
         dataset (`datasets.Dataset`): rows with `[T, D]` frame features in `column`.
         column (`str`, *optional*, defaults to `"video_features"`): the feature column.
-        batch_size (`int`, *optional*, defaults to 256): rows read at once.
+        batch_size (`int`, *optional*, defaults to 64): rows read at once.
 
     Returns:
         `tuple(torch.Tensor, torch.Tensor)`: mean and standard deviation, each of shape `(D,)`, float32.
     """
-    total = squares = None
-    count = 0
-    for batch in dataset.select_columns([column]).with_format("torch").iter(batch_size=batch_size):
-        frames = torch.cat([video.reshape(-1, video.shape[-1]) for video in batch[column]]).double()
-        total = frames.sum(0) if total is None else total + frames.sum(0)
-        squares = (frames**2).sum(0) if squares is None else squares + (frames**2).sum(0)
+    rows = reopen_memory_maps(dataset.select_columns([column]).with_format("arrow"))
+    total = squares = 0
+    count = bytes_read = 0
+    for start in range(0, len(rows), batch_size):
+        if bytes_read > REOPEN_MEMORY_MAPS_AFTER_BYTES:
+            rows, bytes_read = reopen_memory_maps(rows), 0
+        vectors = _feature_vectors(rows[start : start + batch_size][column])
+        bytes_read += vectors.nbytes
+        frames = torch.from_numpy(vectors.astype(np.float64))
+        total = total + frames.sum(0)
+        squares = squares + frames.pow_(2).sum(0)
         count += frames.shape[0]
     if count == 0:
         raise ValueError(f"The dataset has no frames in column {column!r}.")
     mean = total / count
     std = (squares / count - mean**2).clamp(min=0).sqrt()
     return mean.float(), std.float()
+
+
+def _feature_vectors(column: pa.ChunkedArray) -> np.ndarray:
+    """The feature vectors of a column of `[T, ..., D]` arrays (`Array2D`, `Array3D`, or nested lists) as one
+    `[N, D]` NumPy array, read straight from Arrow (datasets' tensor formatting makes copies of every row)."""
+    vectors = pa.concat_arrays([getattr(chunk, "storage", chunk) for chunk in column.chunks])
+    while pa.types.is_list(vectors.type.value_type) or pa.types.is_fixed_size_list(vectors.type.value_type):
+        vectors = vectors.flatten()
+    return vectors.flatten().to_numpy(zero_copy_only=False).reshape(len(vectors), -1)
 
 
 __all__ = [

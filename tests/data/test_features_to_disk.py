@@ -9,8 +9,16 @@ import torch
 from datasets import Dataset, DatasetDict, load_from_disk
 from transformers import ResNetConfig
 
+import hf_vidcap.data.collator
+import hf_vidcap.data.features
 from hf_vidcap import S2VTForVideoCaptioning
-from hf_vidcap.data import VideoFeaturesInfo, extract_video_features_to_disk, load_frame_encoder
+from hf_vidcap.data import (
+    VideoFeaturesInfo,
+    explode_captions,
+    extract_video_features_to_disk,
+    load_frame_encoder,
+    video_feature_statistics,
+)
 from hf_vidcap.processing import VideoCaptioningFeatureExtractor
 
 
@@ -217,3 +225,24 @@ def test_bad_input_gets_a_clear_error_and_no_file_is_touched(tmp_path, clips, en
     with pytest.raises(ValueError, match="other settings .*backbone_weights_sha256"):
         extract_video_features_to_disk(clips, reference, other, feature_extractor, **RUN)
     assert sorted(path.relative_to(reference) for path in reference.rglob("*")) == before
+
+
+def test_readers_of_a_memory_mapped_feature_set_reopen_their_maps_and_read_the_same_rows(monkeypatch, reference):
+    # Reopening after every batch: the statistics and the exploded rows are those of the data, however often it is.
+    monkeypatch.setattr(hf_vidcap.data.features, "REOPEN_MEMORY_MAPS_AFTER_BYTES", 0)
+    monkeypatch.setattr(hf_vidcap.data.collator, "REOPEN_MEMORY_MAPS_AFTER_BYTES", 0)
+    train = load_from_disk(reference)["train"]
+    assert train.cache_files
+    frames = np.concatenate(list(train.with_format("numpy")["video_features"]))
+    mean, std = video_feature_statistics(train, batch_size=2)
+    np.testing.assert_allclose(mean.numpy(), frames.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std.numpy(), frames.std(0), rtol=1e-4, atol=1e-6)
+
+    exploded = explode_captions(train)
+    loader = torch.utils.data.DataLoader(exploded, batch_size=3, collate_fn=list)
+    rows = [row for batch in loader for row in batch]
+    by_id = {row["video_id"]: row for row in train.with_format("numpy")}
+    assert len(rows) == sum(len(row["captions"]) for row in by_id.values())
+    for row in rows:
+        np.testing.assert_array_equal(row["video_features"], by_id[row["video_id"]]["video_features"])
+        assert row["caption"] in by_id[row["video_id"]]["captions"]

@@ -1,0 +1,85 @@
+"""`hf-vidcap extract-features`: a run on a folder of videos, one-line errors, and two torchrun ranks sharing a run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import load_from_disk
+
+from hf_vidcap.cli import main
+
+
+TINY_RESNET = {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1]}
+
+
+@pytest.fixture(scope="module")
+def arguments(tiny_clips, tmp_path_factory) -> list[str]:
+    """The command's arguments but `--output`: the tiny clips' folder, a tiny random ResNet, small frames."""
+    config = tmp_path_factory.mktemp("backbone") / "tiny_resnet.json"
+    config.write_text(json.dumps({**TINY_RESNET, "layer_type": "basic"}))
+    clips_dir = Path(tiny_clips["test"][0]["video_path"]).parents[1]
+    options = "--pooling grid --grid-size 2 --num-frames 6 --frame-size 32 --batch-size 2 --chunk-size 3"
+    return [
+        *["extract-features", "--dataset", str(clips_dir), "--vision-config", str(config)],
+        *[*options.split(), "--split", "validation", "test"],
+    ]
+
+
+@pytest.fixture(scope="module")
+def extracted(arguments, tmp_path_factory) -> Path:
+    output_dir = tmp_path_factory.mktemp("extracted") / "features"
+    assert main([*arguments, "--output", str(output_dir)]) == 0
+    return output_dir
+
+
+def test_extracts_the_chosen_splits_into_a_saved_dataset_dict(extracted, tiny_clips):
+    dataset = load_from_disk(extracted)
+    assert list(dataset) == ["validation", "test"]
+    for name in dataset:
+        assert sorted(dataset[name]["video_id"]) == sorted(tiny_clips[name]["video_id"])
+        assert dataset[name].features["video_features"].shape == (None, 64)
+    assert json.loads((extracted / "feature_extraction.json").read_text())["result"]["test"]["num_extracted"] == 4
+
+
+def test_errors_are_one_line_and_leave_files_alone(arguments, extracted, tmp_path, capsys):
+    before = sorted(path.relative_to(extracted) for path in extracted.rglob("*"))
+    other_settings = [*arguments, "--grid-size", "1", "--output", str(extracted)]
+    assert main(other_settings) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("hf-vidcap extract-features: error: ") and error.count("\n") == 1
+    assert "other settings" in error
+    assert sorted(path.relative_to(extracted) for path in extracted.rglob("*")) == before
+
+    user_folder = tmp_path / "mine"
+    user_folder.mkdir()
+    (user_folder / "notes.txt").write_text("my notes")
+    assert main([*arguments, "--output", str(user_folder)]) == 2
+    assert "refusing to write into it" in capsys.readouterr().err
+    assert [path.name for path in user_folder.iterdir()] == ["notes.txt"]
+
+    unknown_backbone = [arguments[0], *arguments[1:3], "--vision-model", str(tmp_path / "no-model")]
+    assert main([*unknown_backbone, "--output", str(tmp_path / "out")]) == 2
+    assert "neither a local folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_two_torchrun_ranks_share_the_chunks_and_give_the_dataset_of_one_process(arguments, extracted, tmp_path):
+    output_dir = tmp_path / "features"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    completed = subprocess.run(
+        [*torchrun, "-m", "hf_vidcap.cli", *arguments, "--output", str(output_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.count("Features of validation 4, test 4 videos") == 2  # every rank returns the result
+    actual, expected = load_from_disk(output_dir), load_from_disk(extracted)
+    for name in expected:
+        assert actual[name]["video_id"] == expected[name]["video_id"]
+        for got, want in zip(actual[name].with_format("numpy"), expected[name].with_format("numpy")):
+            np.testing.assert_array_equal(got["video_features"], want["video_features"])
