@@ -422,26 +422,31 @@ def _prepare_output_dir(
         if different:
             raise ValueError(
                 f"{output_dir} holds features extracted with other settings or from another dataset (differing: "
-                f"{', '.join(different)}); pass a new --output folder, or the arguments of the first run to resume it."
+                f"{', '.join(different)}); use a new output folder, or the arguments of the first run to resume it."
             )
         if "result" in saved:
             shutil.rmtree(output_dir / CHUNKS_DIR, ignore_errors=True)  # left by a run stopped while cleaning up
             return True
-        return False
-    if output_dir.exists():
-        if not output_dir.is_dir():
-            raise FileExistsError(f"{output_dir} is a file, not a folder; pass a new or empty folder.")
-        foreign = sorted(entry.name for entry in output_dir.iterdir() if not entry.name.startswith(_TEMPORARY_PREFIX))
-        if foreign:
-            raise FileExistsError(
-                f"{output_dir} is not empty and holds no {SETTINGS_FILE} (it has {', '.join(foreign[:5])}"
-                f"{', ...' if len(foreign) > 5 else ''}); refusing to write into it. Pass a new or empty folder."
-            )
-    output_dir.mkdir(parents=True, exist_ok=True)
-    with _atomic_path(settings_file) as path:
-        path.write_text(json.dumps({**settings, "backbone_name_or_path": encoder.backbone.name_or_path}, indent=2))
+    else:
+        if output_dir.exists():
+            _check_output_dir_is_empty(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with _atomic_path(settings_file) as path:
+            path.write_text(json.dumps({**settings, "backbone_name_or_path": encoder.backbone.name_or_path}, indent=2))
     _save_reproduction_files(output_dir, encoder, feature_extractor)
     return False
+
+
+def _check_output_dir_is_empty(output_dir: Path) -> None:
+    """Refuse a file, or a folder with anything but what a concurrent shard of this extraction is writing."""
+    if not output_dir.is_dir():
+        raise FileExistsError(f"{output_dir} is a file, not a folder; pass a new or empty folder.")
+    foreign = sorted(entry.name for entry in output_dir.iterdir() if not entry.name.startswith(_TEMPORARY_PREFIX))
+    if foreign:
+        raise FileExistsError(
+            f"{output_dir} is not empty and holds no {SETTINGS_FILE} (it has {', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}); refusing to write into it. Pass a new or empty folder."
+        )
 
 
 def _save_reproduction_files(

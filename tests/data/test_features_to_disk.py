@@ -2,6 +2,7 @@
 unreadable videos, and careful with the output folder."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -121,9 +122,12 @@ def test_an_interrupted_run_resumes_where_it_stopped_with_the_same_result(
     assert [path.name for path in (output_dir / "chunks" / "train").iterdir()] == ["00000"]
     assert not (output_dir / "dataset_dict.json").exists()
 
+    shutil.rmtree(output_dir / "backbone")  # as if the run had stopped before saving it, too
+
     monkeypatch.undo()
     frames = count_encoded_frames(monkeypatch, encoder)
     resumed = extract_video_features_to_disk(clips, output_dir, encoder, feature_extractor, **RUN)
+    assert VideoFeaturesInfo.load(output_dir).backbone_path.joinpath("config.json").is_file()
     assert sum(frames) == (11 - 3) * NUM_FRAMES  # only the 8 videos after the complete chunk
     assert_same_datasets(resumed, load_from_disk(reference))
 
