@@ -66,7 +66,6 @@ def test_errors_are_one_line_and_leave_files_alone(arguments, extracted, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.slow
 def test_two_torchrun_ranks_share_the_chunks_and_give_the_dataset_of_one_process(arguments, extracted, tmp_path):
     output_dir = tmp_path / "features"
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
