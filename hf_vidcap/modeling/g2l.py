@@ -38,7 +38,7 @@ from .base import (
     to_batch_first,
     to_layer_first,
 )
-from .layers import ClipFeatureEncoder, attend, vision_feature_size
+from .layers import AdditiveAttention, ClipFeatureEncoder, vision_feature_size
 
 
 G2L_ABLATIONS: dict[str, dict] = {
@@ -192,12 +192,13 @@ class G2LAttentions(ModelOutput):
     regions: torch.FloatTensor | None = None
 
 
-class BilinearAttention(nn.Module):
+class BilinearAttention(AdditiveAttention):
     r"""Bilinear (Hadamard) attention of a query over a masked set of keys (Eqs. 2-3):
-    $e_i = w^\top \tanh((W_{ha} h) \odot (W_{va} V_i) + b_a)$, softmax over the unmasked keys.
+    $e_i = w^\top \tanh((W_{ha} h) \odot (W_{va} V_i) + b_a)$, softmax over the unmasked keys. Query and keys are
+    multiplied where [`AdditiveAttention`] adds them; projecting keys once and masking are inherited.
 
-    The key projection $W_{va} V_i$ depends on the video only: [`~BilinearAttention.project_keys`] computes it once.
-    Being linear, it also commutes with mixing keys (the key-frame selection mixes projected keys directly).
+    The key projection $W_{va} V_i$ depends on the video only and, being linear, commutes with mixing keys (the
+    key-frame selection mixes projected keys directly).
 
     Args:
         query_size (`int`): size of the query `h`.
@@ -206,33 +207,13 @@ class BilinearAttention(nn.Module):
     """
 
     def __init__(self, query_size: int, key_size: int, attention_size: int) -> None:
-        super().__init__()
-        self.query_projection = nn.Linear(query_size, attention_size, bias=False)
-        self.key_projection = nn.Linear(key_size, attention_size, bias=False)
+        super().__init__(query_size, key_size, attention_size, key_bias=False)
         self.bias = nn.Parameter(torch.zeros(attention_size))
-        self.score = nn.Linear(attention_size, 1, bias=False)
 
-    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
-        """`(..., num_keys, key_size)` -> `(..., num_keys, attention_size)`."""
-        return self.key_projection(keys)
-
-    def forward(
-        self, query: torch.Tensor, projected_keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Attend once; leading dimensions broadcast.
-
-        Args:
-            query (`torch.Tensor` of shape `(..., query_size)`).
-            projected_keys (`torch.Tensor` of shape `(..., num_keys, attention_size)`): from `project_keys`.
-            values (`torch.Tensor` of shape `(..., num_keys, value_size)`).
-            mask (`torch.Tensor` of shape `(..., num_keys)`): 1 for keys to attend to; every row needs a 1.
-
-        Returns:
-            `tuple(torch.Tensor, torch.Tensor)`: the context `(..., value_size)` and the weights `(..., num_keys)`.
-        """
+    def energy(self, query: torch.Tensor, projected_keys: torch.Tensor) -> torch.Tensor:
+        """The score of every key, `(..., num_keys)`."""
         product = self.query_projection(query).unsqueeze(-2) * projected_keys
-        energy = self.score(torch.tanh(product + self.bias)).squeeze(-1)
-        return attend(energy, values, mask)
+        return self.score(torch.tanh(product + self.bias)).squeeze(-1)
 
 
 class GumbelTopKSampler(nn.Module):

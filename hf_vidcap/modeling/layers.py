@@ -222,15 +222,19 @@ class AdditiveAttention(nn.Module):
 
     Any leading dimensions are allowed, as long as query, keys, values and mask agree on them.
 
+    Another way of combining query and keys (e.g. G2L's bilinear attention) subclasses this one and overrides
+    [`~AdditiveAttention.energy`].
+
     Args:
         query_size (`int`): size of the query (e.g. the decoder's previous hidden state).
         key_size (`int`): size of each key (e.g. one frame's features).
         attention_size (`int`): size of the space in which query and keys are added.
+        key_bias (`bool`, *optional*, defaults to `True`): whether the key projection has the bias `b`.
     """
 
-    def __init__(self, query_size: int, key_size: int, attention_size: int) -> None:
+    def __init__(self, query_size: int, key_size: int, attention_size: int, key_bias: bool = True) -> None:
         super().__init__()
-        self.key_projection = nn.Linear(key_size, attention_size)
+        self.key_projection = nn.Linear(key_size, attention_size, bias=key_bias)
         self.query_projection = nn.Linear(query_size, attention_size, bias=False)
         self.score = nn.Linear(attention_size, 1, bias=False)
 
@@ -254,8 +258,11 @@ class AdditiveAttention(nn.Module):
             `tuple(torch.Tensor, torch.Tensor)`: the context `(..., value_size)` and the weights `(..., num_keys)`,
             which sum to 1 over the unmasked keys.
         """
-        energy = self.score(torch.tanh(projected_keys + self.query_projection(query).unsqueeze(-2))).squeeze(-1)
-        return attend(energy, values, mask)
+        return attend(self.energy(query, projected_keys), values, mask)
+
+    def energy(self, query: torch.Tensor, projected_keys: torch.Tensor) -> torch.Tensor:
+        """The score of every key, `(..., num_keys)`: $w^\top \tanh(W_q q + U k_i + b)$."""
+        return self.score(torch.tanh(projected_keys + self.query_projection(query).unsqueeze(-2))).squeeze(-1)
 
 
 def attend(energy: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
