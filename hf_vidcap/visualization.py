@@ -78,6 +78,18 @@ class VideoAttention:
     selected_frames: torch.Tensor | None = None
     spatial_attention: torch.Tensor | None = None
 
+    def plot(self, title: str | None = None) -> AttentionPlot:
+        """Draw it with [`plot_attention`]: the frames in a strip, each word's attention under them, and the picked
+        frames and their region weights when the model has them."""
+        return plot_attention(
+            self.frames,
+            self.words,
+            self.temporal_attention,
+            selected_frames=self.selected_frames,
+            spatial_attention=self.spatial_attention,
+            title=title,
+        )
+
 
 @dataclass
 class AttentionPlot:

@@ -74,17 +74,10 @@ def save_attention_plot(
     model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor, video: str, path: Path, num_beams: int
 ) -> None:
     """Caption `video`, print the caption, and write the plot of each word's attention over its frames to `path`."""
-    from ..visualization import caption_with_attention, plot_attention
+    from ..visualization import caption_with_attention
 
     result = caption_with_attention(model, processor, video, num_beams=num_beams)
-    plot = plot_attention(
-        result.frames,
-        result.words,
-        result.temporal_attention,
-        selected_frames=result.selected_frames,
-        spatial_attention=result.spatial_attention,
-        title=f"{Path(video).name}: {result.caption}",
-    )
+    plot = result.plot(title=f"{Path(video).name}: {result.caption}")
     image = io.BytesIO()
     plot.figure.savefig(image, format=path.suffix.lstrip(".").lower(), dpi=100)
     with open(path, "xb") as file:  # "x": never replace a file that appeared meanwhile

@@ -296,7 +296,7 @@ def test_schedule_warms_up_linearly_then_decays_and_holds():
 def test_attention_plot_shows_the_key_frames_and_their_regions(tiny_clips):
     pytest.importorskip("matplotlib")
     from hf_vidcap import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
-    from hf_vidcap.visualization import caption_with_attention, plot_attention
+    from hf_vidcap.visualization import caption_with_attention
 
     clip = tiny_clips["test"][0]
     processor = VideoCaptioningProcessor.from_captions(
@@ -329,12 +329,6 @@ def test_attention_plot_shows_the_key_frames_and_their_regions(tiny_clips):
     torch.testing.assert_close(result.temporal_attention, forced.aligned[0])
     assert result.spatial_attention.shape == (num_words, 2, 2, 2)
     torch.testing.assert_close(result.spatial_attention.flatten(2), forced.regions[0])
-    plot = plot_attention(
-        result.frames,
-        result.words,
-        result.temporal_attention,
-        selected_frames=result.selected_frames,
-        spatial_attention=result.spatial_attention,
-    )
+    plot = result.plot()
     assert plot.temporal_attention.shape == (num_words, num_frames)
     assert (plot.selected_frames == result.selected_frames.numpy()).all()
