@@ -3,6 +3,7 @@
 Importing the package registers every architecture, the processor and its parts with transformers' Auto classes.
 """
 
+from .data.loader_utils import InvalidAnnotationError
 from .modeling import (
     ARCHITECTURES,
     G2LConfig,
@@ -39,6 +40,7 @@ __all__ = [
     "ARCHITECTURES",
     "G2LConfig",
     "G2LForVideoCaptioning",
+    "InvalidAnnotationError",
     "InvalidVideoError",
     "MeanPoolConfig",
     "MeanPoolForVideoCaptioning",
