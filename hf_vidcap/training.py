@@ -27,7 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
-from transformers import AutoModel, AutoProcessor, EvalPrediction, Seq2SeqTrainer, Seq2SeqTrainingArguments
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoProcessor,
+    EvalPrediction,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+)
 
 from .data.collator import VideoCaptioningCollator, explode_captions
 from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics
@@ -201,8 +208,9 @@ def load_or_build_captioner(
 
     A new model gets a vocabulary from the training captions, the feature size of the dataset's `video_features` (or
     the backbone of `vision_model`), and, if its config asks for `standardize_video_features`, the statistics of the
-    training features. Given the record of how the features were extracted (`features_info`), it also gets that
-    backbone, pooling and frame preprocessing, so that the trained model captions video files as well.
+    training features (of every stream it reads). Given the record of how the features were extracted
+    (`features_info`), it also gets that backbone, pooling and frame preprocessing, and for G2L the clip model and
+    region grid, so that the trained model captions video files as well.
 
     Args:
         train_dataset (`datasets.Dataset`): the training split.
@@ -231,6 +239,7 @@ def load_or_build_captioner(
             backbone = {
                 "vision_feature_pooling": features_info.vision_feature_pooling,
                 "vision_feature_grid_size": features_info.vision_feature_grid_size,
+                **_extra_stream_config(model_type, features_info),
             }
     processor = build_processor(train_dataset, feature_extractor, min_word_count, max_vocab_size)
     model = build_model(
@@ -241,9 +250,29 @@ def load_or_build_captioner(
         config_overrides=config_overrides,
         **backbone,
     )
+    if "clip_vision_config" in backbone:
+        model.clip_model.backbone.load_state_dict(
+            AutoModel.from_pretrained(features_info.clip_backbone_path).state_dict()
+        )
     if model.config.standardize_video_features and "video_features" in train_dataset.column_names:
-        model.set_video_feature_statistics(*video_feature_statistics(train_dataset))
+        streams = ["video_features", *(stream.name for stream in model.video_streams())]
+        for name in [name for name in streams if name in train_dataset.column_names]:
+            model.set_video_feature_statistics(*video_feature_statistics(train_dataset, column=name), input_name=name)
     return model, processor
+
+
+def _extra_stream_config(model_type: str, features_info: VideoFeaturesInfo) -> dict[str, Any]:
+    """Config fields with which a new multi-stream captioner (G2L) computes the clip and region features that
+    `features_info` records from video files: the clip model (its weights are loaded after) and the region grid."""
+    config_class = get_architecture(model_type).config_class
+    fields = {}
+    if features_info.clip_backbone_path is not None and hasattr(config_class, "clip_vision_config"):
+        fields["clip_vision_config"] = AutoConfig.from_pretrained(features_info.clip_backbone_path)
+        fields["clip_num_frames"] = features_info.clip_num_frames
+    if features_info.region_grid_size is not None and hasattr(config_class, "num_regions"):
+        fields["num_regions"] = features_info.region_grid_size**2
+        fields["region_frame_stride"] = features_info.region_frame_stride
+    return fields
 
 
 def dataset_feature_size(dataset: Dataset) -> int | None:
@@ -282,6 +311,13 @@ def check_dataset(
                 f"The {split} split's video_features have {feature_size} values per frame but the model expects "
                 f"{model.config.video_feature_size} (config.video_feature_size): extract features with the backbone "
                 "the model was built for, or build the model for these features."
+            )
+        missing = [stream.name for stream in model.video_streams() if stream.name not in dataset.column_names]
+        if missing:
+            raise ValueError(
+                f"The {split} split has video_features but no {', '.join(missing)}, which the model also reads: "
+                "extract them too (hf-vidcap extract-features --clip-vision-model/--clip-vision-config, "
+                "--region-grid-size)."
             )
     elif "video_path" in dataset.column_names:
         if model.vision_model is None:
@@ -400,14 +436,15 @@ def generate_captions(
         model ([`VideoCaptioningPreTrainedModel`]): the captioner (put in eval mode by the caller).
         processor ([`VideoCaptioningProcessor`]): its processor.
         dataset (`datasets.Dataset`): rows with precomputed features (`video_features`, and the extra streams of a
-            multi-stream model, every column named `*_features`), read in preference, or else a `video_path`.
+            multi-stream model, `model.video_streams()`), read in preference, or else a `video_path`.
         batch_size (`int`, *optional*, defaults to 32): clips captioned at once.
         generate_kwargs: passed to `generate()` (`num_beams`, `max_new_tokens`, ...).
 
     Returns:
         `list[str]`: one caption per row.
     """
-    feature_columns = [name for name in dataset.column_names if name.endswith("_features")]
+    read = {"video_features", *(stream.name for stream in model.video_streams())}
+    feature_columns = [name for name in dataset.column_names if name in read]
     rows = dataset.select_columns(feature_columns or ["video_path"])
     rows = rows.with_format("numpy") if feature_columns else rows
     captions = []

@@ -7,12 +7,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from datasets import load_from_disk
+from transformers import AutoModel, AutoProcessor
 
 from hf_vidcap.cli import main
 
 
 TINY_RESNET = {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1]}
+TINY_VIDEOMAE = {
+    "model_type": "videomae",
+    "image_size": 32,
+    "patch_size": 16,
+    "num_frames": 2,
+    "tubelet_size": 2,
+    "hidden_size": 12,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 12,
+}
+TINY_G2L = "projection_size=8,aligned_embedding_size=8,attention_size=8,word_embedding_size=8,hidden_size=8"
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +96,45 @@ def test_two_torchrun_ranks_share_the_chunks_and_give_the_dataset_of_one_process
         assert actual[name]["video_id"] == expected[name]["video_id"]
         for got, want in zip(actual[name].with_format("numpy"), expected[name].with_format("numpy")):
             np.testing.assert_array_equal(got["video_features"], want["video_features"])
+
+
+def test_g2l_streams_train_a_g2l_that_computes_them_from_the_video_files(arguments, tiny_clips, tmp_path, capsys):
+    (tmp_path / "videomae.json").write_text(json.dumps(TINY_VIDEOMAE))
+    streams = ["--clip-vision-config", str(tmp_path / "videomae.json"), "--clip-num-frames", "3"]
+    assert main([*arguments, *streams, "--region-grid-size", "2", "--output", str(tmp_path / "features")]) == 0
+    assert "64 values per frame, float32; also clip_features, region_features" in capsys.readouterr().out
+    dataset = load_from_disk(tmp_path / "features")
+    assert dataset["test"].features["clip_features"].shape == (None, 12)
+    assert dataset["test"].features["region_features"].shape == (None, 4, 16)
+    assert (tmp_path / "features" / "clip_backbone" / "config.json").is_file()
+
+    train = ["train", "--dataset", str(tmp_path / "features"), "--train-split", "validation", "--eval-split", "none"]
+    options = ["--max-steps", "1", "--per-device-train-batch-size", "4", "--num-beams", "1"]
+    assert main([*train, *options, "--model-type", "g2l", "--config-overrides", TINY_G2L, "--output-dir",
+                 str(tmp_path / "g2l")]) == 0  # fmt: skip
+    model = AutoModel.from_pretrained(tmp_path / "g2l").eval()
+    assert (model.config.clip_num_frames, model.config.num_regions, model.config.region_frame_stride) == (3, 4, 3)
+    # From a video file the saved G2L computes the very streams it was trained on.
+    processor = AutoProcessor.from_pretrained(tmp_path / "g2l")
+    row = dataset["test"].with_format("numpy")[0]
+    inputs = processor(videos=[row["video_path"]], return_tensors="pt")
+    with torch.inference_mode():
+        computed = model.encode_pixel_streams(**inputs, names=["clip_features", "region_features"])
+    for name, values in computed.items():
+        np.testing.assert_allclose(row[name], values[0].numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    capsys.readouterr()
+    assert main(["caption", row["video_path"], "--model", str(tmp_path / "g2l"), "--num-beams", "1"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_stream_options_are_checked(arguments, tmp_path, capsys):
+    assert main([*arguments, "--clip-num-frames", "3", "--output", str(tmp_path / "out")]) == 2
+    assert "--clip-num-frames needs a clip model" in capsys.readouterr().err
+    assert main([*arguments, "--region-grid-size", "0", "--output", str(tmp_path / "out")]) == 2
+    assert "`region_grid_size` must be a positive integer" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{}")
+    assert (
+        main([*arguments, "--clip-vision-config", str(tmp_path / "bad.json"), "--output", str(tmp_path / "out")]) == 2
+    )
+    assert capsys.readouterr().err.startswith("hf-vidcap extract-features: error: --clip-vision-config ")
+    assert not (tmp_path / "out").exists()

@@ -4,6 +4,11 @@ Extracts frame features of every video of a dataset with a frozen transformers v
 saved in `--output` (see `hf_vidcap.data.extract_video_features_to_disk`): run the same command again to resume an
 interrupted run; give each process `--num-shards N --shard-index I` (or start it with `torchrun` / `accelerate
 launch`) to share the work, then, for `--num-shards`, run once more without them to combine the shards.
+
+For G2L, add the 3-D clip features of a transformers video model (`--clip-vision-model PATH` or
+`--clip-vision-config FILE`) and the region features of a grid over the frame backbone's spatial map
+(`--region-grid-size N`); `hf-vidcap train --model-type g2l` on the output builds a G2L that computes the same
+streams from video files.
 """
 
 from __future__ import annotations
@@ -22,7 +27,12 @@ def extract_features_command(args: argparse.Namespace) -> None:
     import torch
     from datasets import DatasetDict
 
-    from ..data.features import SKIPPED_VIDEOS_FILE, extract_video_features_to_disk, load_frame_encoder
+    from ..data.features import (
+        SKIPPED_VIDEOS_FILE,
+        extract_video_features_to_disk,
+        load_clip_encoder,
+        load_frame_encoder,
+    )
     from ..processing import VideoCaptioningFeatureExtractor
 
     dataset = dataset_from_args(args)
@@ -31,12 +41,19 @@ def extract_features_command(args: argparse.Namespace) -> None:
         if unknown:
             raise InvalidInputError(f"--split {' '.join(unknown)}: the dataset has splits {', '.join(dataset)}.")
         dataset = DatasetDict({name: dataset[name] for name in args.split})
-    torch.manual_seed(args.seed)  # the weights of a random --vision-config backbone: equal in every shard and rerun
+    clip_backbone = _vision_config(args.clip_vision_config, "--clip-vision-config") or args.clip_vision_model
+    if args.clip_num_frames is not None and clip_backbone is None:
+        raise InvalidInputError("--clip-num-frames needs a clip model (--clip-vision-model or --clip-vision-config).")
+    device = args.device or _default_device()
+    torch.manual_seed(args.seed)  # the weights of random --*-config backbones: equal in every shard and rerun
     encoder = load_frame_encoder(
-        _vision_config(args.vision_config) if args.vision_config else args.vision_model,
+        _vision_config(args.vision_config, "--vision-config") or args.vision_model,
         pooling=args.pooling,
         grid_size=args.grid_size,
-    ).to(args.device or _default_device())
+    ).to(device)
+    clip_encoder = None
+    if clip_backbone is not None:
+        clip_encoder = load_clip_encoder(clip_backbone, clip_num_frames=args.clip_num_frames).to(device)
     feature_extractor = VideoCaptioningFeatureExtractor(num_frames=args.num_frames, fps=args.fps, size=args.frame_size)
     result = extract_video_features_to_disk(
         dataset,
@@ -48,6 +65,9 @@ def extract_features_command(args: argparse.Namespace) -> None:
         dtype=args.dtype,
         num_shards=args.num_shards,
         shard_index=args.shard_index,
+        clip_encoder=clip_encoder,
+        region_grid_size=args.region_grid_size,
+        region_frame_stride=args.region_frame_stride,
     )
     if result is None:
         print(
@@ -57,20 +77,25 @@ def extract_features_command(args: argparse.Namespace) -> None:
         return
     skipped = Path(args.output, SKIPPED_VIDEOS_FILE).read_text().count("\n")
     counts = ", ".join(f"{name} {len(split)}" for name, split in result.items())
-    print(f"Features of {counts} videos ({encoder.output_size} values per frame, {args.dtype}) in {args.output}")
+    streams = [name for name in ("clip_features", "region_features") if name in next(iter(result.values())).features]
+    also = f"; also {', '.join(streams)}" if streams else ""
+    print(f"Features of {counts} videos ({encoder.output_size} values per frame, {args.dtype}{also}) in {args.output}")
     if skipped:
         print(f"{skipped} unreadable videos were skipped; see {Path(args.output, SKIPPED_VIDEOS_FILE)}")
 
 
-def _vision_config(path: str):
-    """A transformers config from a JSON file with its `model_type` (e.g. a tiny ResNet for tests)."""
+def _vision_config(path: str | None, option: str):
+    """A transformers config from the JSON file `path` with its `model_type` (e.g. a tiny ResNet for tests), or
+    `None` without a path."""
     from transformers import AutoConfig
 
+    if path is None:
+        return None
     try:
         return AutoConfig.for_model(**json.loads(Path(path).read_text()))
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise InvalidInputError(
-            f"--vision-config {path}: expected a JSON file of a transformers config with its model_type, e.g. "
+            f"{option} {path}: expected a JSON file of a transformers config with its model_type, e.g. "
             f'{{"model_type": "resnet", "hidden_sizes": [16, 32], "depths": [1, 1]}} ({error}).'
         ) from None
 
@@ -98,6 +123,41 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     extract.add_argument("--pooling", choices=("mean", "cls", "pooler", "grid"), default="mean", help="frame pooling")
     extract.add_argument("--grid-size", type=int, default=1, help="side of the spatial grid kept by --pooling grid")
+    streams = extract.add_argument_group(
+        "clip and region features (the extra streams of G2L)",
+        "Also write clip_features (one per frame, from a video model over a window around it) and region_features "
+        "(a grid of the frame backbone's spatial map, on one frame in every --region-frame-stride).",
+    )
+    clip_backbone = streams.add_mutually_exclusive_group()
+    clip_backbone.add_argument(
+        "--clip-vision-model",
+        metavar="PATH",
+        help="folder (or Hub id) of a pretrained transformers video model (VideoMAE, ...)",
+    )
+    clip_backbone.add_argument(
+        "--clip-vision-config",
+        metavar="FILE",
+        help="JSON file of a transformers video config, for a randomly initialised model",
+    )
+    streams.add_argument(
+        "--clip-num-frames",
+        type=int,
+        metavar="N",
+        help="frames per clip window (default: the video model's num_frames)",
+    )
+    streams.add_argument(
+        "--region-grid-size",
+        type=int,
+        metavar="N",
+        help="write region_features: the cells of an N x N grid, N*N regions a frame",
+    )
+    streams.add_argument(
+        "--region-frame-stride",
+        type=int,
+        default=3,
+        metavar="N",
+        help="regions of the middle frame of every N (default: 3)",
+    )
     extract.add_argument("--num-frames", type=int, default=16, help="frames sampled per video (the most, with --fps)")
     extract.add_argument("--fps", type=float, help="take frames at this rate instead of uniformly")
     extract.add_argument("--frame-size", type=int, default=112, help="side of the square frames fed to the backbone")

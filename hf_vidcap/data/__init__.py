@@ -6,6 +6,7 @@ from .features import (
     VideoFeaturesInfo,
     extract_video_features,
     extract_video_features_to_disk,
+    load_clip_encoder,
     load_frame_encoder,
     video_feature_statistics,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "extract_video_features",
     "extract_video_features_to_disk",
     "load_captioning_dataset",
+    "load_clip_encoder",
     "load_frame_encoder",
     "load_msrvtt",
     "load_msvd",

@@ -10,9 +10,16 @@ Two entry points:
   of `torchrun` / `accelerate launch`) each take a share of the chunks and the chunks combine into one dataset in the
   original order; videos that cannot be read are left out and listed with the reason in `skipped_videos.jsonl`.
 
-The output folder also holds what is needed to reproduce the features from a video file: the backbone
-(`backbone/`, written with `save_pretrained`), the frame preprocessing (`preprocessor_config.json`) and the pooling,
-summed up in `feature_extraction.json` ([`VideoFeaturesInfo.load`] reads it back).
+Besides the 2-D frame features, both write the extra streams a multi-stream captioner such as G2L reads, when asked:
+`clip_features` (one 3-D feature per frame, from a transformers video model over a window around it, see
+[`load_clip_encoder`]) and `region_features` (the cells of a grid over the frame backbone's spatial map, on one frame
+in every `region_frame_stride`). Passing a captioner instead of a frame encoder extracts every stream it reads, with
+its own backbones.
+
+The output folder also holds what is needed to reproduce the features from a video file: the backbones
+(`backbone/` and `clip_backbone/`, written with `save_pretrained`), the frame preprocessing
+(`preprocessor_config.json`), the pooling and the region grid, summed up in `feature_extraction.json`
+([`VideoFeaturesInfo.load`] reads it back).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import math
 import os
 import pickle
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,20 +41,25 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import torch
-from datasets import Array2D, Dataset, DatasetDict, Features, concatenate_datasets, load_from_disk
+from datasets import Array2D, Array3D, Dataset, DatasetDict, Features, concatenate_datasets, load_from_disk
+from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoConfig, AutoModel, PreTrainedConfig
 from transformers.utils import FEATURE_EXTRACTOR_NAME, logging
 
-from ..modeling.layers import FrameFeatureEncoder, VisionFeaturePooling
+from ..modeling.base import VideoCaptioningPreTrainedModel
+from ..modeling.layers import ClipFeatureEncoder, FrameFeatureEncoder, VisionFeaturePooling, vision_feature_size
 from ..processing import InvalidVideoError, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 
 
 logger = logging.get_logger(__name__)
 
 FEATURES_COLUMN = "video_features"
+CLIP_FEATURES_COLUMN = "clip_features"
+REGION_FEATURES_COLUMN = "region_features"
 SETTINGS_FILE = "feature_extraction.json"
 SKIPPED_VIDEOS_FILE = "skipped_videos.jsonl"
 BACKBONE_DIR = "backbone"
+CLIP_BACKBONE_DIR = "clip_backbone"
 CHUNKS_DIR = "chunks"
 FEATURE_DTYPES = ("float32", "float16")
 CHUNK_DATA_FILE = "data.arrow"
@@ -85,8 +97,45 @@ def load_frame_encoder(
     Raises:
         `ValueError`: if `backbone` is neither a config nor a folder or Hub id holding a transformers model.
     """
+    return _load_encoder(
+        backbone, lambda config: FrameFeatureEncoder(config, pooling, grid_size, frame_chunk_size=frame_chunk_size)
+    )
+
+
+def load_clip_encoder(
+    backbone: str | os.PathLike | PreTrainedConfig,
+    clip_num_frames: int | None = None,
+    frame_chunk_size: int = 8,
+) -> ClipFeatureEncoder:
+    """A frozen [`ClipFeatureEncoder`] around any transformers video model (VideoMAE, TimeSformer, ViViT, ...), for
+    the `clip_features` of [`extract_video_features`]: one mean-pooled feature per frame, from the window of
+    `clip_num_frames` frames centred on it (as G2L computes them from `clip_vision_config`).
+
+    Args:
+        backbone (`str`, `os.PathLike` or [`PreTrainedConfig`]): a local folder or Hub id of a video model, whose
+            pretrained weights are loaded with `AutoModel.from_pretrained`, or a config, for a randomly initialised
+            backbone (seed torch first for reproducible weights).
+        clip_num_frames (`int`, *optional*): frames per window; defaults to the model's `num_frames`.
+        frame_chunk_size (`int`, *optional*, defaults to 8): windows that go through the backbone at once.
+
+    Returns:
+        [`ClipFeatureEncoder`]: in eval mode.
+
+    Raises:
+        `ValueError`: if `backbone` is neither a config nor a folder or Hub id holding a transformers model.
+    """
+    return _load_encoder(
+        backbone,
+        lambda config: ClipFeatureEncoder(config, clip_num_frames=clip_num_frames, frame_chunk_size=frame_chunk_size),
+    )
+
+
+def _load_encoder(
+    backbone: str | os.PathLike | PreTrainedConfig, build: Callable[[PreTrainedConfig], FrameFeatureEncoder]
+) -> FrameFeatureEncoder:
+    """`build(config)` in eval mode, with the pretrained weights of `backbone` unless it is a config."""
     if isinstance(backbone, PreTrainedConfig):
-        return FrameFeatureEncoder(backbone, pooling, grid_size, frame_chunk_size=frame_chunk_size).eval()
+        return build(backbone).eval()
     try:
         config = AutoConfig.from_pretrained(backbone)
         weights = AutoModel.from_pretrained(backbone).state_dict()
@@ -95,7 +144,7 @@ def load_frame_encoder(
             f"Backbone {os.fspath(backbone)!r} is neither a local folder holding a transformers model (config.json "
             f"and weights) nor a model id available offline: {str(error).splitlines()[0]}"
         ) from error
-    encoder = FrameFeatureEncoder(config, pooling, grid_size, frame_chunk_size=frame_chunk_size)
+    encoder = build(config)
     encoder.backbone.load_state_dict(weights)
     encoder.backbone.name_or_path = os.fspath(backbone)
     return encoder.eval()
@@ -109,7 +158,9 @@ class VideoFeaturesInfo:
     the same frame encoder with
     `ModelClass.from_vision_pretrained(info.backbone_path, vision_feature_pooling=info.vision_feature_pooling,
     vision_feature_grid_size=info.vision_feature_grid_size, ...)` and pairs `info.feature_extractor` with its
-    tokenizer in a [`VideoCaptioningProcessor`].
+    tokenizer in a [`VideoCaptioningProcessor`]. A G2L captioner computes the extra streams from videos with
+    `clip_vision_config` from `info.clip_backbone_path` (and its weights), `clip_num_frames=info.clip_num_frames`,
+    `num_regions=info.region_grid_size**2` and `region_frame_stride=info.region_frame_stride`.
 
     Args:
         backbone_path (`Path`): the folder holding the backbone (`save_pretrained` format).
@@ -119,6 +170,14 @@ class VideoFeaturesInfo:
         video_feature_size (`int`): the length of one frame's feature vector.
         dtype (`str`): the storage dtype, `"float32"` or `"float16"`.
         feature_extractor ([`VideoCaptioningFeatureExtractor`]): the frame sampling and preprocessing.
+        clip_backbone_path (`Path`, *optional*): the folder holding the video model of `clip_features` (`None`
+            without clip features).
+        clip_backbone_name_or_path (`str`, *optional*): where the video model came from (empty for a random one).
+        clip_num_frames (`int`, *optional*): frames per clip window.
+        clip_feature_size (`int`, *optional*): the length of one frame's clip feature.
+        region_grid_size (`int`, *optional*): side of the grid of `region_features` (`None` without them).
+        region_frame_stride (`int`, *optional*): region features are read on one frame in every this many.
+        region_feature_size (`int`, *optional*): the length of one region's feature vector.
     """
 
     backbone_path: Path
@@ -128,6 +187,13 @@ class VideoFeaturesInfo:
     video_feature_size: int
     dtype: str
     feature_extractor: VideoCaptioningFeatureExtractor
+    clip_backbone_path: Path | None = None
+    clip_backbone_name_or_path: str | None = None
+    clip_num_frames: int | None = None
+    clip_feature_size: int | None = None
+    region_grid_size: int | None = None
+    region_frame_stride: int | None = None
+    region_feature_size: int | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> VideoFeaturesInfo:
@@ -144,11 +210,150 @@ class VideoFeaturesInfo:
             video_feature_size=settings["video_feature_size"],
             dtype=settings["dtype"],
             feature_extractor=VideoCaptioningFeatureExtractor.from_dict(settings["feature_extractor"]),
+            clip_backbone_path=path / CLIP_BACKBONE_DIR if settings.get("clip_backbone_model_type") else None,
+            clip_backbone_name_or_path=settings.get("clip_backbone_name_or_path"),
+            clip_num_frames=settings.get("clip_num_frames"),
+            clip_feature_size=settings.get("clip_feature_size"),
+            region_grid_size=settings.get("region_grid_size"),
+            region_frame_stride=settings.get("region_frame_stride"),
+            region_feature_size=settings.get("region_feature_size"),
         )
 
 
+@dataclass(frozen=True)
+class _StreamEncoders:
+    """What computes every column an extraction writes: `video_features` always, `clip_features` with a clip
+    encoder, `region_features` with a region grid (on one frame in every `region_frame_stride`)."""
+
+    frames: FrameFeatureEncoder
+    clips: ClipFeatureEncoder | None = None
+    region_grid_size: int | None = None
+    region_frame_stride: int = 3
+
+    @classmethod
+    def resolve(
+        cls,
+        encoder: FrameFeatureEncoder | VideoCaptioningPreTrainedModel,
+        clip_encoder: ClipFeatureEncoder | None,
+        region_grid_size: int | None,
+        region_frame_stride: int,
+    ) -> _StreamEncoders:
+        """The encoders from the arguments of [`extract_video_features`], checked."""
+        if isinstance(encoder, VideoCaptioningPreTrainedModel):
+            if clip_encoder is not None or region_grid_size is not None:
+                raise ValueError(
+                    "Pass `clip_encoder` and `region_grid_size` with a frame encoder, not with a captioner: a "
+                    "captioner's own backbones compute every stream it reads."
+                )
+            return cls._of_captioner(encoder)
+        if not isinstance(encoder, FrameFeatureEncoder):
+            raise ValueError(
+                f"`encoder` must be a FrameFeatureEncoder (see `load_frame_encoder`) or a captioner, got "
+                f"{type(encoder).__name__}."
+            )
+        if clip_encoder is not None and (
+            not isinstance(clip_encoder, ClipFeatureEncoder) or clip_encoder.pooling != "mean"
+        ):
+            raise ValueError(
+                "`clip_encoder` must be a mean-pooled ClipFeatureEncoder (see `load_clip_encoder`), as captioners "
+                f"compute clip features from videos; got {type(clip_encoder).__name__} "
+                f"with pooling {getattr(clip_encoder, 'pooling', None)!r}."
+            )
+        for name, value in (("region_grid_size", region_grid_size), ("region_frame_stride", region_frame_stride)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        return cls(encoder, clip_encoder, region_grid_size, region_frame_stride)
+
+    @classmethod
+    def _of_captioner(cls, model: VideoCaptioningPreTrainedModel) -> _StreamEncoders:
+        """A captioner's frame encoder and, for the streams it reads, its clip encoder and region grid."""
+        if model.vision_model is None:
+            raise ValueError(
+                f"The {type(model).__name__} has no vision backbone (`config.vision_config` is None): it cannot "
+                "compute features from videos."
+            )
+        streams = {stream.name: stream for stream in model.video_streams()}
+        unknown = sorted(set(streams) - {CLIP_FEATURES_COLUMN, REGION_FEATURES_COLUMN})
+        if unknown:
+            raise ValueError(
+                f"{type(model).__name__} reads {', '.join(unknown)}, which this extraction cannot compute."
+            )
+        clips = getattr(model, "clip_model", None)
+        if CLIP_FEATURES_COLUMN in streams and clips is None:
+            raise ValueError(
+                f"The {type(model).__name__} reads clip_features but has no `clip_vision_config` to compute them."
+            )
+        regions = streams.get(REGION_FEATURES_COLUMN)
+        return cls(
+            model.vision_model,
+            clips if CLIP_FEATURES_COLUMN in streams else None,
+            math.isqrt(regions.num_regions) if regions is not None else None,
+            regions.frame_stride if regions is not None else 3,
+        )
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns written."""
+        return list(self.features("float32"))
+
+    def features(self, dtype: str) -> dict[str, Array2D | Array3D]:
+        """The `datasets` feature type of every column written."""
+        columns = {FEATURES_COLUMN: Array2D(shape=(None, self.frames.output_size), dtype=dtype)}
+        if self.clips is not None:
+            columns[CLIP_FEATURES_COLUMN] = Array2D(shape=(None, self.clips.output_size), dtype=dtype)
+        if self.region_grid_size is not None:
+            shape = (None, self.region_grid_size**2, self.region_feature_size)
+            columns[REGION_FEATURES_COLUMN] = Array3D(shape=shape, dtype=dtype)
+        return columns
+
+    @property
+    def region_feature_size(self) -> int:
+        return vision_feature_size(self.frames.backbone.config, "mean", 1)
+
+    def encode(self, frames: list[torch.Tensor]) -> dict[str, list[torch.Tensor]]:
+        """Every column's values for a batch of videos, each given as its real frames `(num_frames, 3, H, W)`:
+        `[T, D]` per video, or `[ceil(T / region_frame_stride), region_grid_size**2, C]` for the regions."""
+        lengths = [len(video) for video in frames]
+        # All real frames of the batch in one sequence: the encoder runs them in chunks of `frame_chunk_size`.
+        encoded = {FEATURES_COLUMN: _encode_frame_sequence(self.frames, torch.cat(frames)).split(lengths)}
+        if self.clips is not None:
+            device = next(self.clips.parameters()).device
+            mask = (torch.arange(max(lengths)) < torch.tensor(lengths)[:, None]).long().to(device)
+            clips = self.clips(pad_sequence(frames, batch_first=True).to(device), mask)
+            encoded[CLIP_FEATURES_COLUMN] = [video[:length] for video, length in zip(clips, lengths)]
+        if self.region_grid_size is not None:
+            # The middle frame of every group of `region_frame_stride`, or the last one of a shorter last group.
+            stride = self.region_frame_stride
+            picked = [
+                video[(torch.arange(0, len(video), stride) + stride // 2).clamp(max=len(video) - 1)]
+                for video in frames
+            ]
+            regions = _encode_frame_sequence(self.frames, torch.cat(picked), region_grid_size=self.region_grid_size)
+            encoded[REGION_FEATURES_COLUMN] = regions.split([len(video) for video in picked])
+        return encoded
+
+    def settings(self) -> dict[str, Any]:
+        """What determines the extra streams, for the saved settings (all `None` without them)."""
+        return {
+            "clip_backbone_model_type": self.clips.backbone.config.model_type if self.clips else None,
+            "clip_backbone_weights_sha256": _weights_sha256(self.clips.backbone) if self.clips else None,
+            "clip_num_frames": self.clips.clip_num_frames if self.clips else None,
+            "clip_feature_size": self.clips.output_size if self.clips else None,
+            "region_grid_size": self.region_grid_size,
+            "region_frame_stride": self.region_frame_stride if self.region_grid_size else None,
+            "region_feature_size": self.region_feature_size if self.region_grid_size else None,
+        }
+
+
+def _encode_frame_sequence(encoder: FrameFeatureEncoder, pixels: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+    """`encoder` over frames `(num_frames, 3, H, W)` taken as one video, on the encoder's device."""
+    device = next(encoder.parameters()).device
+    return encoder(pixels[None].to(device), torch.ones(1, len(pixels), dtype=torch.long, device=device), **kwargs)[0]
+
+
 class _VideoBatchEncoder:
-    """The `datasets.map` function: adds `video_features` (`[T, D]`, padding frames dropped) to a batch of rows.
+    """The `datasets.map` function: adds `video_features` (`[T, D]`, padding frames dropped), and the extra streams
+    asked for, to a batch of rows.
 
     Videos that cannot be read ([`InvalidVideoError`]) either raise or, with `skipped` given, are left out of the
     output and appended to `skipped` with the reason.
@@ -156,18 +361,17 @@ class _VideoBatchEncoder:
 
     def __init__(
         self,
-        encoder: FrameFeatureEncoder,
+        encoders: _StreamEncoders,
         feature_extractor: VideoCaptioningFeatureExtractor,
         video_column: str,
         dtype: str,
         skipped: list[dict[str, str]] | None = None,
         progress: datasets.utils.tqdm | None = None,
     ) -> None:
-        self.encoder = encoder
+        self.encoders = encoders
         self.feature_extractor = feature_extractor
         self.video_column = video_column
         self.dtype = getattr(torch, dtype)
-        self.device = next(encoder.parameters()).device
         self.skipped = skipped
         self.progress = progress
 
@@ -187,23 +391,20 @@ class _VideoBatchEncoder:
             kept.append(index)
             frames.append(inputs["pixel_values_videos"][0][inputs["video_attention_mask"][0].bool()])
         output = {name: [values[index] for index in kept] for name, values in batch.items()}
-        output[FEATURES_COLUMN] = []
+        output.update({name: [] for name in self.encoders.columns})
         if frames:
-            # All real frames of the batch in one sequence: the encoder runs them in chunks of `frame_chunk_size`.
-            pixels = torch.cat(frames).to(self.device)
-            encoded = self.encoder(pixels[None], torch.ones(1, len(pixels), dtype=torch.long, device=self.device))[0]
-            encoded = encoded.to(self.dtype).cpu().split([len(video) for video in frames])
-            output[FEATURES_COLUMN] = [video.numpy() for video in encoded]
+            for name, videos in self.encoders.encode(frames).items():
+                output[name] = [video.to(self.dtype).cpu().numpy() for video in videos]
         if self.progress is not None:
             self.progress.update(len(batch[self.video_column]))
         return output
 
 
-def _output_features(dataset: Dataset, encoder: FrameFeatureEncoder, dtype: str) -> Features:
-    return Features({**dataset.features, FEATURES_COLUMN: Array2D(shape=(None, encoder.output_size), dtype=dtype)})
+def _output_features(dataset: Dataset, encoders: _StreamEncoders, dtype: str) -> Features:
+    return Features({**dataset.features, **encoders.features(dtype)})
 
 
-def _check_dataset(dataset: Dataset, video_column: str, name: str, dtype: str) -> None:
+def _check_dataset(dataset: Dataset, video_column: str, name: str, dtype: str, encoders: _StreamEncoders) -> None:
     if dtype not in FEATURE_DTYPES:
         raise ValueError(f"`dtype` must be one of {FEATURE_DTYPES}, got {dtype!r}.")
     if video_column not in dataset.column_names:
@@ -211,46 +412,62 @@ def _check_dataset(dataset: Dataset, video_column: str, name: str, dtype: str) -
             f"{name} has no {video_column!r} column of video paths (its columns: {dataset.column_names}); pass the "
             "column that holds them as `video_column`."
         )
-    if FEATURES_COLUMN in dataset.column_names:
-        raise ValueError(f"{name} already has a {FEATURES_COLUMN!r} column: its features were extracted before.")
+    extracted = [column for column in encoders.columns if column in dataset.column_names]
+    if extracted:
+        raise ValueError(f"{name} already has a {extracted[0]!r} column: its features were extracted before.")
 
 
 def extract_video_features(
     dataset: Dataset,
-    encoder: FrameFeatureEncoder,
+    encoder: FrameFeatureEncoder | VideoCaptioningPreTrainedModel,
     processor: VideoCaptioningProcessor | VideoCaptioningFeatureExtractor,
     batch_size: int = 8,
     video_column: str = "video_path",
     dtype: str = "float32",
+    clip_encoder: ClipFeatureEncoder | None = None,
+    region_grid_size: int | None = None,
+    region_frame_stride: int = 3,
 ) -> Dataset:
-    """Add a `video_features` column (`[T, D]` per video, padding frames dropped) computed from each video file.
+    """Add a `video_features` column (`[T, D]` per video, padding frames dropped) computed from each video file, and
+    the `clip_features` and `region_features` of multi-stream captioners if asked.
 
     For a corpus, prefer [`extract_video_features_to_disk`]: resumable, sharded, and tolerant of unreadable videos.
 
     Args:
         dataset (`datasets.Dataset`): rows with a video file path in `video_column`.
-        encoder ([`FrameFeatureEncoder`]): the frame encoder, e.g. `model.vision_model` of a captioner built with a
-            `vision_config`, so that features match what the captioner computes from pixels.
+        encoder ([`FrameFeatureEncoder`] or [`VideoCaptioningPreTrainedModel`]): the frame encoder, e.g.
+            `model.vision_model` of a captioner built with a `vision_config`, so that features match what the
+            captioner computes from pixels; or the captioner itself, whose own backbones then compute every stream it
+            reads (`model.video_streams()`, e.g. G2L's clip and region features).
         processor ([`VideoCaptioningProcessor`] or [`VideoCaptioningFeatureExtractor`]): decodes and preprocesses
             the videos.
         batch_size (`int`, *optional*, defaults to 8): videos per batch.
         video_column (`str`, *optional*, defaults to `"video_path"`): the column of video paths.
         dtype (`str`, *optional*, defaults to `"float32"`): `"float32"` or `"float16"` storage.
+        clip_encoder ([`ClipFeatureEncoder`], *optional*): a video model (see [`load_clip_encoder`]), to add
+            `clip_features` (`[T, D_clip]`, one per frame).
+        region_grid_size (`int`, *optional*): to add `region_features` (`[ceil(T / region_frame_stride),
+            region_grid_size**2, C]`): the frame backbone's spatial map average-pooled to a `region_grid_size`-a-side
+            grid, row-major, on the middle frame of every group of `region_frame_stride` frames (the last frame for a
+            shorter last group), as G2L computes them with `num_regions=region_grid_size**2`.
+        region_frame_stride (`int`, *optional*, defaults to 3): frames per region step.
 
     Returns:
-        `datasets.Dataset`: the input columns plus `video_features`.
+        `datasets.Dataset`: the input columns plus `video_features` (and `clip_features`, `region_features`).
 
     Raises:
         [`InvalidVideoError`]: for a video that cannot be read.
+        `ValueError`: for bad arguments, or a captioner that cannot compute a stream it reads.
     """
-    _check_dataset(dataset, video_column, "The dataset", dtype)
+    encoders = _StreamEncoders.resolve(encoder, clip_encoder, region_grid_size, region_frame_stride)
+    _check_dataset(dataset, video_column, "The dataset", dtype, encoders)
     feature_extractor = getattr(processor, "feature_extractor", processor)
     return dataset.map(
-        _VideoBatchEncoder(encoder, feature_extractor, video_column, dtype),
+        _VideoBatchEncoder(encoders, feature_extractor, video_column, dtype),
         batched=True,
         batch_size=batch_size,
         writer_batch_size=batch_size,
-        features=_output_features(dataset, encoder, dtype),
+        features=_output_features(dataset, encoders, dtype),
         desc="Extracting frame features",
     )
 
@@ -266,6 +483,9 @@ def extract_video_features_to_disk(
     video_column: str = "video_path",
     num_shards: int | None = None,
     shard_index: int | None = None,
+    clip_encoder: ClipFeatureEncoder | None = None,
+    region_grid_size: int | None = None,
+    region_frame_stride: int = 3,
 ) -> DatasetDict | None:
     """Extract frame features of every video of a dataset into a `DatasetDict` saved with `save_to_disk`.
 
@@ -285,7 +505,8 @@ def extract_video_features_to_disk(
             one split, named after its `split` (`"train"` if it has none).
         output_dir (`str` or `os.PathLike`): a new or empty folder, or one this function wrote for the same
             extraction (which it then resumes). A folder holding anything else is refused.
-        encoder ([`FrameFeatureEncoder`]): the frozen frame encoder (see [`load_frame_encoder`]), on any device.
+        encoder ([`FrameFeatureEncoder`] or [`VideoCaptioningPreTrainedModel`]): the frozen frame encoder (see
+            [`load_frame_encoder`]), on any device; or a captioner, whose own backbones compute every stream it reads.
         feature_extractor ([`VideoCaptioningFeatureExtractor`]): frame sampling and preprocessing.
         batch_size (`int`, *optional*, defaults to 8): videos decoded and encoded at once (may change on resume).
         chunk_size (`int`, *optional*, defaults to 512): videos per chunk, the unit of resuming and sharding.
@@ -293,32 +514,41 @@ def extract_video_features_to_disk(
         video_column (`str`, *optional*, defaults to `"video_path"`): the column of video paths.
         num_shards (`int`, *optional*): number of processes sharing the work.
         shard_index (`int`, *optional*): this process's share, from 0 to `num_shards - 1`.
+        clip_encoder ([`ClipFeatureEncoder`], *optional*): a video model (see [`load_clip_encoder`]), saved in `clip_backbone/`, to add
+            `clip_features` (`[T, D_clip]`, one per frame).
+        region_grid_size (`int`, *optional*): to add `region_features` (`[ceil(T / region_frame_stride),
+            region_grid_size**2, C]`): the frame backbone's spatial map average-pooled to a `region_grid_size`-a-side
+            grid, row-major, on the middle frame of every group of `region_frame_stride` frames (the last frame for a
+            shorter last group), as G2L computes them with `num_regions=region_grid_size**2`.
+        region_frame_stride (`int`, *optional*, defaults to 3): frames per region step.
 
     Returns:
         `datasets.DatasetDict` (memory-mapped from `output_dir`) with the input columns plus `video_features`
-        (`Array2D(shape=(None, D))`, one row per real frame), without the rows of unreadable videos; `None` for a
-        shard of a run sharded with `num_shards`.
+        (`Array2D(shape=(None, D))`, one row per real frame), and `clip_features` (`Array2D`) and `region_features`
+        (`Array3D(shape=(None, region_grid_size**2, C))`) if asked, without the rows of unreadable videos; `None` for
+        a shard of a run sharded with `num_shards`.
 
     Raises:
         `ValueError`: for a dataset without `video_column`, bad shard or chunk arguments, or an `output_dir` that
         holds features extracted with other settings or from another dataset.
         `FileExistsError`: if `output_dir` holds files this function did not write.
     """
+    encoders = _StreamEncoders.resolve(encoder, clip_encoder, region_grid_size, region_frame_stride)
     splits = _as_dataset_dict(dataset)
     for name, split in splits.items():
-        _check_dataset(split, video_column, f"Split {name!r}", dtype)
-        if name in (BACKBONE_DIR, CHUNKS_DIR):
+        _check_dataset(split, video_column, f"Split {name!r}", dtype, encoders)
+        if name in (BACKBONE_DIR, CLIP_BACKBONE_DIR, CHUNKS_DIR):
             raise ValueError(f"A split may not be named {name!r}: the output folder uses that name.")
     if chunk_size < 1 or batch_size < 1:
         raise ValueError(f"`chunk_size` and `batch_size` must be at least 1, got {chunk_size} and {batch_size}.")
     output_dir = Path(output_dir)
     shard_index, num_shards, distributed, owns_process_group = _resolve_shard(num_shards, shard_index)
     try:
-        settings = _settings(splits, encoder, feature_extractor, chunk_size, dtype, video_column)
-        if _prepare_output_dir(output_dir, settings, encoder, feature_extractor):
+        settings = _settings(splits, encoders, feature_extractor, chunk_size, dtype, video_column)
+        if _prepare_output_dir(output_dir, settings, encoders, feature_extractor):
             return load_from_disk(output_dir)
         shard = _shard_chunks(splits, chunk_size, shard_index, num_shards)
-        _extract_chunks(shard, splits, output_dir, encoder, feature_extractor, batch_size, dtype, video_column)
+        _extract_chunks(shard, splits, output_dir, encoders, feature_extractor, batch_size, dtype, video_column)
         if distributed:
             torch.distributed.barrier()
         elif num_shards > 1:
@@ -365,7 +595,7 @@ def _resolve_shard(num_shards: int | None, shard_index: int | None) -> tuple[int
 
 def _settings(
     splits: DatasetDict,
-    encoder: FrameFeatureEncoder,
+    encoders: _StreamEncoders,
     feature_extractor: VideoCaptioningFeatureExtractor,
     chunk_size: int,
     dtype: str,
@@ -374,11 +604,12 @@ def _settings(
     """Everything that determines the output: a folder is resumed only by a run with equal settings."""
     settings = {
         "format_version": _FORMAT_VERSION,
-        "backbone_model_type": encoder.backbone.config.model_type,
-        "backbone_weights_sha256": _weights_sha256(encoder.backbone),
-        "vision_feature_pooling": encoder.pooling,
-        "vision_feature_grid_size": encoder.grid_size,
-        "video_feature_size": encoder.output_size,
+        "backbone_model_type": encoders.frames.backbone.config.model_type,
+        "backbone_weights_sha256": _weights_sha256(encoders.frames.backbone),
+        "vision_feature_pooling": encoders.frames.pooling,
+        "vision_feature_grid_size": encoders.frames.grid_size,
+        "video_feature_size": encoders.frames.output_size,
+        **encoders.settings(),
         "dtype": dtype,
         "chunk_size": chunk_size,
         "video_column": video_column,
@@ -409,7 +640,7 @@ def _split_signature(split: Dataset, video_column: str) -> dict[str, Any]:
 def _prepare_output_dir(
     output_dir: Path,
     settings: dict[str, Any],
-    encoder: FrameFeatureEncoder,
+    encoders: _StreamEncoders,
     feature_extractor: VideoCaptioningFeatureExtractor,
 ) -> bool:
     """Check that `output_dir` is new, empty or this extraction's, write the settings, backbone and preprocessing
@@ -417,7 +648,7 @@ def _prepare_output_dir(
     settings_file = output_dir / SETTINGS_FILE
     if settings_file.is_file():
         saved = json.loads(settings_file.read_text())
-        keys = {*settings, *saved} - {"backbone_name_or_path", "result"}
+        keys = {*settings, *saved} - {"backbone_name_or_path", "clip_backbone_name_or_path", "result"}
         different = sorted(key for key in keys if settings.get(key) != saved.get(key))
         if different:
             raise ValueError(
@@ -432,8 +663,11 @@ def _prepare_output_dir(
             _check_output_dir_is_empty(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         with _atomic_path(settings_file) as path:
-            path.write_text(json.dumps({**settings, "backbone_name_or_path": encoder.backbone.name_or_path}, indent=2))
-    _save_reproduction_files(output_dir, encoder, feature_extractor)
+            names = {"backbone_name_or_path": encoders.frames.backbone.name_or_path}
+            if encoders.clips is not None:
+                names["clip_backbone_name_or_path"] = encoders.clips.backbone.name_or_path
+            path.write_text(json.dumps({**settings, **names}, indent=2))
+    _save_reproduction_files(output_dir, encoders, feature_extractor)
     return False
 
 
@@ -450,12 +684,14 @@ def _check_output_dir_is_empty(output_dir: Path) -> None:
 
 
 def _save_reproduction_files(
-    output_dir: Path, encoder: FrameFeatureEncoder, feature_extractor: VideoCaptioningFeatureExtractor
+    output_dir: Path, encoders: _StreamEncoders, feature_extractor: VideoCaptioningFeatureExtractor
 ) -> None:
-    """The backbone and the frame preprocessing, for a captioner that computes the same features from videos."""
-    if not (output_dir / BACKBONE_DIR).is_dir():
-        with _atomic_path(output_dir / BACKBONE_DIR) as path:
-            encoder.backbone.save_pretrained(path)
+    """The backbones and the frame preprocessing, for a captioner that computes the same features from videos."""
+    backbones = {BACKBONE_DIR: encoders.frames, CLIP_BACKBONE_DIR: encoders.clips}
+    for name, encoder in backbones.items():
+        if encoder is not None and not (output_dir / name).is_dir():
+            with _atomic_path(output_dir / name) as path:
+                encoder.backbone.save_pretrained(path)
     if not (output_dir / FEATURE_EXTRACTOR_NAME).is_file():
         with _atomic_path(output_dir / FEATURE_EXTRACTOR_NAME) as path:
             feature_extractor.to_json_file(path)
@@ -509,7 +745,7 @@ def _extract_chunks(
     chunks: list[tuple[str, int, int, int]],
     splits: DatasetDict,
     output_dir: Path,
-    encoder: FrameFeatureEncoder,
+    encoders: _StreamEncoders,
     feature_extractor: VideoCaptioningFeatureExtractor,
     batch_size: int,
     dtype: str,
@@ -529,7 +765,7 @@ def _extract_chunks(
         for name, index, start, stop in pending:
             rows = splits[name].select(range(start, stop))
             skipped = []
-            batch_encoder = _VideoBatchEncoder(encoder, feature_extractor, video_column, dtype, skipped, progress)
+            batch_encoder = _VideoBatchEncoder(encoders, feature_extractor, video_column, dtype, skipped, progress)
             chunk_dir = _chunk_dir(output_dir, name, index)
             chunk_dir.parent.mkdir(parents=True, exist_ok=True)
             with _atomic_path(chunk_dir) as path:
@@ -539,7 +775,7 @@ def _extract_chunks(
                     batched=True,
                     batch_size=batch_size,
                     writer_batch_size=batch_size,
-                    features=_output_features(rows, encoder, dtype),
+                    features=_output_features(rows, encoders, dtype),
                     remove_columns=rows.column_names,
                     cache_file_name=str(path / CHUNK_DATA_FILE),
                     load_from_cache_file=False,
@@ -644,6 +880,7 @@ __all__ = [
     "VideoFeaturesInfo",
     "extract_video_features",
     "extract_video_features_to_disk",
+    "load_clip_encoder",
     "load_frame_encoder",
     "video_feature_statistics",
 ]
