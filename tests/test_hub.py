@@ -12,6 +12,7 @@ import pytest
 import torch
 from huggingface_hub import ModelCard, constants
 from transformers import BertConfig, ResNetConfig
+from transformers.utils import hub as transformers_hub
 
 from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 from hf_vidcap.cli import main
@@ -41,6 +42,8 @@ def hub(tmp_path_factory):
         patch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
         patch.setattr(constants, "HF_HUB_DISABLE_XET", True)  # the stand-in speaks LFS, not Xet
         patch.setattr(constants, "HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf_cache")))
+        # transformers keeps one `HfApi`, made (with the endpoint of the moment) the first time any test needs it.
+        patch.setattr(transformers_hub, "_hf_api", None)
         patch.setenv("HF_TOKEN", TOKEN)
         yield hub
 
