@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from datasets import Array2D, Array3D, Dataset, Features
 from transformers import AutoModel, AutoProcessor, ResNetConfig, Seq2SeqTrainer, Seq2SeqTrainingArguments, set_seed
 
 from .data.collator import VideoCaptioningCollator, explode_captions
 from .data.features import extract_video_features, video_feature_statistics
 from .data.synthetic import SyntheticVideoConfig, render_synthetic_dataset
 from .metrics import compute_caption_metrics
-from .modeling import VideoCaptioningPreTrainedModel, get_architecture
+from .modeling import get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 from .training import format_metric_table, generate_captions
 
@@ -147,13 +146,8 @@ def run_demo(args: DemoArguments) -> dict:
         f"frozen random ResNet -> {config.video_feature_size}-d frame features"
     )
 
-    print("[3/6] Extracting frame features once with the frozen backbone (datasets.map into Arrow)")
-    features = {
-        split: extract_video_streams(
-            extract_video_features(clips[split], model.vision_model, processor), model, processor
-        )
-        for split in ("train", "test")
-    }
+    print("[3/6] Extracting frame features (and every other stream the model reads) once into Arrow")
+    features = {split: extract_video_features(clips[split], model, processor) for split in ("train", "test")}
 
     for name in ["video_features", *(stream.name for stream in model.video_streams())]:
         model.set_video_feature_statistics(*video_feature_statistics(features["train"], column=name), input_name=name)
@@ -223,32 +217,3 @@ def run_demo(args: DemoArguments) -> dict:
         f"{baseline['CIDEr']:.3f} ({results['cider_ratio_to_baseline']:.1f}x). Results in {output_dir / 'results.json'}"
     )
     return results
-
-
-def extract_video_streams(
-    dataset: Dataset, model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor, batch_size: int = 8
-) -> Dataset:
-    """Add a column per extra feature stream the model reads (`model.video_streams()`, e.g. G2L's clip and region
-    features), computed from each video file by the model's own backbones, padding steps dropped."""
-    streams = model.video_streams()
-    if not streams:
-        return dataset
-    columns = {
-        stream.name: Array2D(shape=(None, stream.feature_size), dtype="float32")
-        if stream.num_regions is None
-        else Array3D(shape=(None, stream.num_regions, stream.feature_size), dtype="float32")
-        for stream in streams
-    }
-
-    @torch.inference_mode()
-    def encode(batch: dict[str, list]) -> dict[str, list]:
-        inputs = processor(videos=batch["video_path"], return_tensors="pt")
-        mask = inputs["video_attention_mask"]
-        encoded = model.encode_pixel_streams(inputs["pixel_values_videos"], mask, list(columns))
-        for stream in streams:
-            lengths = stream.step_mask(mask).sum(dim=1).tolist()
-            batch[stream.name] = [values[:length].numpy() for values, length in zip(encoded[stream.name], lengths)]
-        return batch
-
-    features = Features({**dataset.features, **columns})
-    return dataset.map(encode, batched=True, batch_size=batch_size, features=features, desc="Extracting streams")
