@@ -5,6 +5,7 @@ import json
 import pytest
 
 from hf_vidcap.demo import DemoArguments, blind_baseline, run_demo
+from hf_vidcap.modeling import ARCHITECTURES
 
 from .helpers import run_without_hf_vidcap
 
@@ -71,8 +72,9 @@ def test_blind_baseline_is_the_most_frequent_caption():
 
 
 @pytest.mark.slow
-def test_full_demo_meets_its_quality_targets(tmp_path):
-    results = run_demo(DemoArguments(output_dir=str(tmp_path)))
+@pytest.mark.parametrize("model", sorted(ARCHITECTURES))
+def test_full_demo_meets_its_quality_targets(model, tmp_path):
+    results = run_demo(DemoArguments(output_dir=str(tmp_path), model=model))
     assert results["metrics"]["CIDEr"] >= 1.0
     assert results["metrics"]["CIDEr"] >= 3 * results["blind_baseline"]["CIDEr"]
     assert results["seconds"] < 600
