@@ -47,7 +47,13 @@ from transformers import AutoConfig, AutoModel, PreTrainedConfig
 from transformers.utils import FEATURE_EXTRACTOR_NAME, logging
 
 from ..modeling.base import VideoCaptioningPreTrainedModel
-from ..modeling.layers import ClipFeatureEncoder, FrameFeatureEncoder, VisionFeaturePooling, vision_feature_size
+from ..modeling.layers import (
+    ClipFeatureEncoder,
+    FrameFeatureEncoder,
+    VisionFeaturePooling,
+    region_frame_indices,
+    vision_feature_size,
+)
 from ..processing import InvalidVideoError, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 
 
@@ -322,10 +328,8 @@ class _StreamEncoders:
             clips = self.clips(pad_sequence(frames, batch_first=True).to(device), mask)
             encoded[CLIP_FEATURES_COLUMN] = [video[:length] for video, length in zip(clips, lengths)]
         if self.region_grid_size is not None:
-            # The middle frame of every group of `region_frame_stride`, or the last one of a shorter last group.
-            stride = self.region_frame_stride
             picked = [
-                video[(torch.arange(0, len(video), stride) + stride // 2).clamp(max=len(video) - 1)]
+                video[region_frame_indices(torch.tensor([len(video)]), len(video), self.region_frame_stride)[0]]
                 for video in frames
             ]
             regions = _encode_frame_sequence(self.frames, torch.cat(picked), region_grid_size=self.region_grid_size)

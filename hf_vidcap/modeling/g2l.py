@@ -38,7 +38,7 @@ from .base import (
     to_batch_first,
     to_layer_first,
 )
-from .layers import AdditiveAttention, ClipFeatureEncoder, vision_feature_size
+from .layers import AdditiveAttention, ClipFeatureEncoder, region_frame_indices, vision_feature_size
 
 
 G2L_ABLATIONS: dict[str, dict] = {
@@ -352,11 +352,8 @@ class G2LForVideoCaptioning(VideoCaptioningPreTrainedModel):
     def region_frame_indices(self, video_attention_mask: torch.Tensor) -> torch.Tensor:
         """`(batch_size, num_region_frames)`: the frame each region step reads, the middle of its group of
         `region_frame_stride` frames (the last real frame for a short last group)."""
-        stride = self.config.region_frame_stride
-        num_steps = math.ceil(video_attention_mask.shape[1] / stride)
-        middle = torch.arange(num_steps, device=video_attention_mask.device) * stride + stride // 2
-        last = video_attention_mask.sum(dim=1, keepdim=True) - 1
-        return torch.minimum(middle[None], last)
+        lengths = video_attention_mask.sum(dim=1)
+        return region_frame_indices(lengths, video_attention_mask.shape[1], self.config.region_frame_stride)
 
     def encode_pixel_streams(
         self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor, names: list[str]

@@ -9,6 +9,7 @@ over padded frame sequences. An architecture-specific block lives in that archit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -18,6 +19,22 @@ from transformers import AutoModel, PreTrainedConfig
 
 
 VisionFeaturePooling = Literal["mean", "cls", "pooler", "grid"]
+
+
+def region_frame_indices(lengths: torch.Tensor, num_frames: int, stride: int) -> torch.Tensor:
+    """The frame each region step reads when regions are taken on one frame in every `stride`: the middle frame of
+    each group of `stride` frames, or the last real frame of a video whose last group is short.
+
+    Args:
+        lengths (`torch.Tensor` of shape `(batch_size,)`): real frames per video.
+        num_frames (`int`): padded number of frames.
+        stride (`int`): frames per group.
+
+    Returns:
+        `torch.LongTensor` of shape `(batch_size, ceil(num_frames / stride))`.
+    """
+    middle = torch.arange(math.ceil(num_frames / stride), device=lengths.device) * stride + stride // 2
+    return torch.minimum(middle[None], lengths[:, None] - 1)
 
 
 def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
