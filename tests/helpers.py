@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from transformers import ResNetConfig, VideoMAEConfig
 
 
 # The real MSVD captions (../shared/data/msvd beside the repository, or the folder $HF_VIDCAP_MSVD_DIR names).
@@ -51,3 +52,18 @@ def run_without_hf_vidcap(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+# Tiny random backbones for 32x32 frames: a 2-stage ResNet (16 channels on a 2x2 map) and a 1-layer VideoMAE over
+# windows of 2 frames (one 16x16-patch tubelet grid per window).
+TINY_RESNET = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
+TINY_VIDEOMAE = VideoMAEConfig(
+    image_size=32,
+    patch_size=16,
+    num_frames=2,
+    tubelet_size=2,
+    hidden_size=12,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=12,
+)

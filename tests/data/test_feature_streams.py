@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 from datasets import Array2D, Array3D, DatasetDict, load_from_disk
-from transformers import ResNetConfig, VideoMAEConfig
 
 from hf_vidcap import G2LConfig, G2LForVideoCaptioning, S2VTConfig, S2VTForVideoCaptioning
 from hf_vidcap.data import VideoFeaturesInfo, extract_video_features, extract_video_features_to_disk
@@ -19,19 +18,10 @@ from hf_vidcap.data.features import load_clip_encoder, load_frame_encoder
 from hf_vidcap.processing import VideoCaptioningFeatureExtractor
 from hf_vidcap.training import check_dataset, load_or_build_captioner
 
+from ..helpers import TINY_RESNET, TINY_VIDEOMAE
+
 
 NUM_FRAMES = 7  # two full groups of 3 frames for the regions, and a short last one
-TINY_RESNET = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
-TINY_VIDEOMAE = VideoMAEConfig(
-    image_size=32,
-    patch_size=16,
-    num_frames=2,
-    tubelet_size=2,
-    hidden_size=12,
-    num_hidden_layers=1,
-    num_attention_heads=2,
-    intermediate_size=12,
-)
 TINY_G2L = {
     "vocab_size": 12,
     "projection_size": 8,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import ResNetConfig, VideoMAEConfig
+from transformers import ResNetConfig
 
 from hf_vidcap import G2LConfig, G2LForVideoCaptioning
 from hf_vidcap.modeling.g2l import G2L_ABLATIONS, G2LAttentions, GumbelTopKSampler, g2l_optimizer_and_scheduler
+
+from ..helpers import TINY_RESNET, TINY_VIDEOMAE
 
 
 BATCH, FRAMES, VOCAB = 3, 7, 20
@@ -224,17 +226,8 @@ def test_pixels_give_all_three_streams():
     """Frames in, every stream computed: 2-D features from the image backbone, clip features from a video model over
     a window around each frame, and regions as a grid over the image backbone's map on the middle frame of each group."""
     model = tiny_model(
-        vision_config=ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic"),
-        clip_vision_config=VideoMAEConfig(
-            image_size=32,
-            patch_size=16,
-            num_frames=2,
-            tubelet_size=2,
-            hidden_size=12,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=12,
-        ),
+        vision_config=TINY_RESNET,
+        clip_vision_config=TINY_VIDEOMAE,
     )
     assert (model.config.video_feature_size, model.config.clip_feature_size, model.config.region_feature_size) == (
         16,
@@ -305,17 +298,8 @@ def test_attention_plot_shows_the_key_frames_and_their_regions(tiny_clips):
     )
     model = tiny_model(
         vocab_size=len(processor.tokenizer),
-        vision_config=ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic"),
-        clip_vision_config=VideoMAEConfig(
-            image_size=32,
-            patch_size=16,
-            num_frames=2,
-            tubelet_size=2,
-            hidden_size=12,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            intermediate_size=12,
-        ),
+        vision_config=TINY_RESNET,
+        clip_vision_config=TINY_VIDEOMAE,
     )
     model.generation_config.min_new_tokens = 3
     result = caption_with_attention(model, processor, clip["video_path"], max_new_tokens=4)
