@@ -1,6 +1,6 @@
 """Caption video files with a saved model: several beam-search candidates per video, with their scores.
 
-    python examples/caption_videos.py --model demo_output/model demo_output/clips/videos/clip_00390.mp4 ...
+python examples/caption_videos.py --model demo_output/model demo_output/clips/videos/clip_00390.mp4 ...
 """
 
 import argparse
