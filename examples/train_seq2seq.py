@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from transformers import HfArgumentParser, Seq2SeqTrainingArguments, set_seed
 
 from hf_vidcap.data import load_captioning_dataset
-from hf_vidcap.processing import VideoCaptioningFeatureExtractor
 from hf_vidcap.training import (
     build_seq2seq_trainer,
     features_info_of,
+    frame_preprocessing,
     load_or_build_captioner,
     prepare_output_dir,
     select_split,
@@ -54,16 +54,13 @@ def main() -> None:
     train_dataset = select_split(dataset, captioning_args.train_split)
     eval_dataset = select_split(dataset, captioning_args.eval_split) if captioning_args.eval_split else None
 
-    # Without frame options, a new processor preprocesses frames as the features' extraction did (or by default).
-    frames = {"num_frames": captioning_args.num_frames, "size": captioning_args.frame_size}
-    frames = {name: value for name, value in frames.items() if value is not None}
     model, processor = load_or_build_captioner(
         train_dataset,
         model_type=captioning_args.model_type,
         model_name_or_path=captioning_args.model_name_or_path,
         config_overrides=captioning_args.config_overrides,
         vision_model=captioning_args.vision_model,
-        feature_extractor=VideoCaptioningFeatureExtractor(**frames) if frames else None,
+        feature_extractor=frame_preprocessing(captioning_args.num_frames, captioning_args.frame_size),
         min_word_count=captioning_args.min_word_count,
         features_info=features_info_of(captioning_args.dataset),
     )

@@ -193,6 +193,21 @@ def features_info_of(dataset_path: str | os.PathLike) -> VideoFeaturesInfo | Non
     return VideoFeaturesInfo.load(dataset_path) if (Path(dataset_path) / SETTINGS_FILE).is_file() else None
 
 
+def frame_preprocessing(
+    num_frames: int | None = None, frame_size: int | None = None
+) -> VideoCaptioningFeatureExtractor | None:
+    """The frame preprocessing a new processor gets from the frame options given, or `None` without any (a new
+    processor then preprocesses frames as the features' extraction did, or by default).
+
+    Args:
+        num_frames (`int`, *optional*): frames sampled per video.
+        frame_size (`int`, *optional*): side of the square frames.
+    """
+    options = {"num_frames": num_frames, "size": frame_size}
+    options = {name: value for name, value in options.items() if value is not None}
+    return VideoCaptioningFeatureExtractor(**options) if options else None
+
+
 def load_or_build_captioner(
     train_dataset: Dataset,
     model_type: str | None = None,

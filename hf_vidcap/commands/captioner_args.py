@@ -45,8 +45,7 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
     A new model trained on features written by `hf-vidcap extract-features` gets the backbone and frame preprocessing
     recorded with them, so that it also captions video files.
     """
-    from ..processing import VideoCaptioningFeatureExtractor
-    from ..training import features_info_of, load_or_build_captioner
+    from ..training import features_info_of, frame_preprocessing, load_or_build_captioner
 
     new_model_options = {"--config-overrides": args.config_overrides, "--vision-model": args.vision_model}
     if args.model is not None and any(new_model_options.values()):
@@ -54,15 +53,13 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         raise InvalidInputError(
             f"{given} shape a new model (--model-type), not the saved one in --model {args.model}."
         )
-    frames = {"num_frames": args.num_frames, "size": args.frame_size}
-    frames = {name: value for name, value in frames.items() if value is not None}
     return load_or_build_captioner(
         train_dataset,
         model_type=args.model_type,
         model_name_or_path=args.model,
         config_overrides=args.config_overrides,
         vision_model=args.vision_model,
-        feature_extractor=VideoCaptioningFeatureExtractor(**frames) if frames else None,
+        feature_extractor=frame_preprocessing(args.num_frames, args.frame_size),
         min_word_count=args.min_word_count,
         max_vocab_size=args.max_vocab_size,
         features_info=features_info_of(args.dataset),
