@@ -28,6 +28,8 @@ def extract_features_command(args: argparse.Namespace) -> None:
     from datasets import DatasetDict
 
     from ..data.features import (
+        CLIP_FEATURES_COLUMN,
+        REGION_FEATURES_COLUMN,
         SKIPPED_VIDEOS_FILE,
         extract_video_features_to_disk,
         load_clip_encoder,
@@ -77,7 +79,8 @@ def extract_features_command(args: argparse.Namespace) -> None:
         return
     skipped = Path(args.output, SKIPPED_VIDEOS_FILE).read_text().count("\n")
     counts = ", ".join(f"{name} {len(split)}" for name, split in result.items())
-    streams = [name for name in ("clip_features", "region_features") if name in next(iter(result.values())).features]
+    columns = next(iter(result.values())).features
+    streams = [name for name in (CLIP_FEATURES_COLUMN, REGION_FEATURES_COLUMN) if name in columns]
     also = f"; also {', '.join(streams)}" if streams else ""
     print(f"Features of {counts} videos ({encoder.output_size} values per frame, {args.dtype}{also}) in {args.output}")
     if skipped:
