@@ -3,7 +3,8 @@ computation written as a per-step Python loop (the way most public S2VT code tra
 
 Both variants use the very same modules and weights (one embedding, two LSTMs, one output layer) and the same batch:
 64 videos x 40 frames of 2048-d features, 28-word captions, a 10,000-word vocabulary, 500-d embeddings, 1000 hidden.
-A step is forward + backward + Adam update. The script also checks that both compute the same loss.
+A step is forward + backward + Adam update (the fused Adam kernel, as the Trainer's default `adamw_torch_fused`
+uses). The script also checks that both compute the same loss.
 
     python benchmarks/s2vt_training_step.py [--device cuda] [--steps 5]
 """
@@ -66,7 +67,7 @@ def main() -> None:
     torch.manual_seed(0)
     config = S2VTConfig(vocab_size=10_000, video_feature_size=2048)  # paper sizes: 500-d embeddings, 1000 hidden
     model = S2VTForVideoCaptioning(config).to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     features = torch.randn(args.batch_size, args.num_frames, 2048, device=device)
     labels = torch.randint(4, config.vocab_size, (args.batch_size, args.caption_length), device=device)
     labels[:, -1] = config.eos_token_id
