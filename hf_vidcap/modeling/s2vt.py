@@ -58,8 +58,10 @@ def lstm_on_leading_features(
     without multiplying the zeros. The result (and its gradients) equals `lstm(zero-padded inputs, hx)`.
 
     S2VT feeds zeros by design: the first LSTM reads only padding while the caption is decoded, the second reads zero
-    words while the video is read. Slicing those zeros out of the input projection makes a training step at the paper's
-    sizes about 13% faster.
+    words while the video is read. On the CPU, slicing those zeros out of the input projection makes a training step
+    at the paper's sizes about 13% faster. On other devices the module runs on the zero-padded inputs: cuDNN wants its
+    weights in the module's one flat buffer (a slice would be copied, with a warning, at every call), and there the
+    zeros cost little next to the step-by-step recurrence.
 
     Args:
         lstm (`nn.LSTM`):
@@ -74,6 +76,9 @@ def lstm_on_leading_features(
         `tuple`: the output (packed when `inputs` is) and the final `(h, c)`, as `nn.LSTM` returns them.
     """
     data = inputs.data if isinstance(inputs, PackedSequence) else inputs
+    if data.device.type != "cpu":
+        padded = nn.functional.pad(data, (0, lstm.input_size - data.shape[-1]))
+        return lstm(inputs._replace(data=padded) if isinstance(inputs, PackedSequence) else padded, hx)
     if data.shape[-1] == 0:  # oneDNN's fast kernel wants one input feature at least: give it one zero
         data = data.new_zeros(*data.shape[:-1], 1)
     batch_size = (

@@ -37,7 +37,9 @@ def test_lstm_on_leading_features_equals_the_lstm_on_zero_padded_inputs(batch_fi
 
     expected, (expected_h, expected_c) = lstm(padded, hx)
     (expected.sum() + expected_h.sum() + 2 * expected_c.sum()).backward()
-    expected_grads = gradients(given, *state, *lstm.parameters()) if with_state else gradients(given, *lstm.parameters())
+    expected_grads = (
+        gradients(given, *state, *lstm.parameters()) if with_state else gradients(given, *lstm.parameters())
+    )
 
     output, (h, c) = lstm_on_leading_features(lstm, given, hx)
     (output.sum() + h.sum() + 2 * c.sum()).backward()
@@ -73,6 +75,21 @@ def test_lstm_on_leading_features_keeps_each_sequence_of_an_unsorted_packed_batc
     torch.testing.assert_close(c, expected_c)
     for grad, expected_grad in zip(gradients(given, *lstm.parameters()), expected_grads, strict=True):
         torch.testing.assert_close(grad, expected_grad)
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_lstm_on_leading_features_off_the_cpu_runs_the_module_on_zero_padded_inputs(packed):
+    """Off the CPU the module runs with its flat (cuDNN) weights; the meta device stands in for a GPU here."""
+    lstm = nn.LSTM(INPUT_SIZE, HIDDEN_SIZE, batch_first=True).to("meta")
+    widths = []
+    lstm.register_forward_pre_hook(lambda module, args: widths.append(args[0].data.shape[-1]))
+    given = torch.empty(BATCH_SIZE, LENGTH, 3, device="meta")
+    if packed:
+        given = pack_padded_sequence(given, torch.tensor([2, LENGTH, 3]), batch_first=True, enforce_sorted=False)
+    output, (h, c) = lstm_on_leading_features(lstm, given)
+    assert widths == [INPUT_SIZE]
+    assert (output.data if packed else output).shape[-1] == HIDDEN_SIZE
+    assert h.shape == c.shape == (1, BATCH_SIZE, HIDDEN_SIZE)
 
 
 def paper_s2vt_logits(model: S2VTForVideoCaptioning, features: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
