@@ -241,6 +241,11 @@ def main(argv: list[str] | None = None) -> dict:
         write_coco_predictions(output_dir / "predictions.json", eval_dataset["video_id"], predictions)
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         accelerator.print(format_metric_table({args.eval_split: metrics}))
+    # Free the DDP wrapper while the process group is still registered. Were its reducer left holding the group's last
+    # reference, freeing it after end_training() would destroy the group while holding the GIL, and a gloo thread still
+    # freeing a gathered tensor (which needs the GIL) would hang the process at exit (seen with torch 2.13).
+    del model
+    accelerator.free_memory()
     accelerator.end_training()
     return {"model": captioner, "row_indices": row_indices, "predictions": predictions, "metrics": metrics}
 

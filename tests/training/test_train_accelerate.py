@@ -75,8 +75,22 @@ def test_resumed_run_ends_with_the_weights_of_an_unbroken_run(example, feature_d
 
 
 RANK_SCRIPT = """
-    import hashlib, json, os, runpy, sys
+    import faulthandler, gc, hashlib, json, os, runpy, sys
+    import torch
 
+    faulthandler.dump_traceback_later(240, exit=True)  # a hung rank prints where it hangs, for the assertion message
+
+    # Freeing a DDP wrapper after its process group is destroyed can deadlock the process (see the example's end).
+    ddp_alive_when_group_destroyed = []
+    destroy_process_group = torch.distributed.destroy_process_group
+
+    def recording_destroy_process_group(*args, **kwargs):
+        gc.collect()
+        ddp = torch.nn.parallel.DistributedDataParallel
+        ddp_alive_when_group_destroyed.append(any(isinstance(obj, ddp) for obj in gc.get_objects()))
+        return destroy_process_group(*args, **kwargs)
+
+    torch.distributed.destroy_process_group = recording_destroy_process_group
     output, example, *argv = sys.argv[1:]
     result = runpy.run_path(example)["main"](argv)
     digest = hashlib.sha256()
@@ -86,6 +100,7 @@ RANK_SCRIPT = """
         "digest": digest.hexdigest(),
         "row_indices": result["row_indices"],
         "predictions": result["predictions"],
+        "ddp_alive_when_group_destroyed": ddp_alive_when_group_destroyed,
     }
     with open(os.path.join(output, f"rank{os.environ['RANK']}.json"), "w") as file:
         json.dump(report, file)
@@ -114,6 +129,7 @@ def test_two_processes_end_with_the_same_weights_and_gather_each_prediction_once
     reports = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
     assert reports[0]["digest"] == reports[1]["digest"]
     for report in reports:
+        assert report["ddp_alive_when_group_destroyed"] == [False]
         assert sorted(report["row_indices"]) == [0, 1, 2, 3, 4]
         assert report["predictions"] == reports[0]["predictions"]
     saved = load_file(tmp_path / "run" / "model.safetensors")
