@@ -155,11 +155,7 @@ def caption_with_attention(
             f"{type(model).__name__} ({model.config.model_type}) does not attend over frames, so there is no "
             "attention to plot; use an attention model such as sa_lstm."
         )
-    selected = spatial = None
-    if isinstance(output.attentions, torch.Tensor):
-        temporal = output.attentions
-    else:  # several attentions (G2L): the model tells which is temporal, which frames and regions it picked
-        temporal, selected, spatial = model.attention_maps(output.attentions, inputs["video_attention_mask"])
+    temporal, selected, spatial = model.attention_maps(output.attentions, inputs["video_attention_mask"])
     return VideoAttention(
         video=os.fspath(video),
         frames=frames,

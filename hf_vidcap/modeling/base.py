@@ -320,6 +320,15 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     ) -> tuple[torch.Tensor, RecurrentState, torch.Tensor | None]:
         raise NotImplementedError(f"{type(self).__name__} must implement `decode`.")
 
+    def attention_maps(
+        self, attentions: torch.Tensor, video_attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The attentions of a forward pass with `output_attentions=True` as pictures show them (see
+        [`hf_vidcap.visualization.plot_attention`]): the temporal attention `(batch_size, sequence_length, num_frames)`,
+        the frames the model picked (`None` here) and its attention over their regions (`None` here). An architecture
+        whose `decode` returns several attentions overrides this."""
+        return attentions, None, None
+
     # ------------------------------------------------------------------ shared machinery
 
     def dummy_video_inputs(
