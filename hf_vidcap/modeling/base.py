@@ -572,7 +572,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             raise ValueError("`input_ids` is empty: start decoding with at least the `<bos>` token.")
 
         if past_key_values is None:
-            streams = {stream.name: kwargs[stream.name] for stream in self.video_streams() if stream.name in kwargs}
+            streams = {name: kwargs[name] for name in self._stream_names() if name in kwargs}
             past_key_values = self.encode_video(
                 **self.get_video_inputs(video_features, pixel_values_videos, video_attention_mask, **streams)
             )
