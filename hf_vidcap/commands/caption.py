@@ -23,19 +23,15 @@ if TYPE_CHECKING:
 def caption_command(args: argparse.Namespace) -> None:
     """Print one caption per video, in the order given."""
     import torch
-    from transformers import AutoModel, AutoProcessor
     from transformers.utils import logging as transformers_logging
+
+    from ..training import load_captioner
 
     transformers_logging.disable_progress_bar()
     if args.attention_plot is not None:
         check_attention_plot_path(args.attention_plot, args.videos)
-    model_dir = Path(args.model)
-    if not (model_dir / "config.json").is_file():
-        raise InvalidInputError(
-            f"--model {args.model}: no config.json there; pass a folder written by save_pretrained."
-        )
-    processor = AutoProcessor.from_pretrained(model_dir)
-    model = AutoModel.from_pretrained(model_dir).eval()
+    model, processor = load_captioner(args.model)
+    model.eval()
     if args.attention_plot is not None:
         save_attention_plot(model, processor, args.videos[0], Path(args.attention_plot), args.num_beams)
         return

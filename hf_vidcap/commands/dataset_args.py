@@ -24,17 +24,16 @@ _LOADER_OPTIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """Add `--dataset`, `--dataset-format` and the loader options to `parser`, in a "dataset" group.
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add `--dataset` (required), `--dataset-format` and the loader options to `parser`, in a "dataset" group.
 
     Args:
         parser (`argparse.ArgumentParser`): the command's parser.
-        required (`bool`, *optional*, defaults to `True`): whether `--dataset` must be given.
     """
     group = parser.add_argument_group("dataset")
     group.add_argument(
         "--dataset",
-        required=required,
+        required=True,
         metavar="PATH",
         help="an MSVD or MSR-VTT folder, a folder of videos with a captions .jsonl/.csv file (or that file), or a "
         "DatasetDict saved with save_to_disk (e.g. extracted features)",
@@ -74,13 +73,11 @@ def dataset_from_args(args: argparse.Namespace):
     """The `datasets.DatasetDict` that `--dataset` and the other dataset arguments name.
 
     Raises:
-        [`InvalidInputError`]: no `--dataset`, or an option that the dataset's format does not take.
+        [`InvalidInputError`]: an option that the dataset's format does not take.
         [`~hf_vidcap.data.InvalidAnnotationError`]: an annotation file is missing or malformed.
     """
     from ..data.loaders import dataset_loader_arguments, detect_dataset_format, load_captioning_dataset
 
-    if args.dataset is None:
-        raise InvalidInputError("no --dataset given.")
     format = args.dataset_format if args.dataset_format != "auto" else detect_dataset_format(args.dataset)
     accepted = dataset_loader_arguments(format)
     kwargs = {}
