@@ -22,12 +22,12 @@ import torch
 from transformers import AutoModel, AutoProcessor, ResNetConfig, Seq2SeqTrainer, Seq2SeqTrainingArguments, set_seed
 
 from .data.collator import VideoCaptioningCollator, explode_captions
-from .data.features import extract_video_features, video_feature_statistics
+from .data.features import extract_video_features
 from .data.synthetic import SyntheticVideoConfig, render_synthetic_dataset
 from .metrics import compute_caption_metrics
 from .modeling import get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
-from .training import format_metric_table, generate_captions
+from .training import format_metric_table, generate_captions, set_feature_statistics
 
 
 logger = logging.getLogger(__name__)
@@ -149,8 +149,7 @@ def run_demo(args: DemoArguments) -> dict:
     print("[3/6] Extracting frame features (and every other stream the model reads) once into Arrow")
     features = {split: extract_video_features(clips[split], model, processor) for split in ("train", "test")}
 
-    for name in ["video_features", *(stream.name for stream in model.video_streams())]:
-        model.set_video_feature_statistics(*video_feature_statistics(features["train"], column=name), input_name=name)
+    set_feature_statistics(model, features["train"])
 
     print(f"[4/6] Training with Seq2SeqTrainer for {args.epochs:g} epochs")
     train_pairs = explode_captions(features["train"]).shuffle(seed=args.seed)

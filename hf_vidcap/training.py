@@ -270,10 +270,17 @@ def load_or_build_captioner(
             AutoModel.from_pretrained(features_info.clip_backbone_path).state_dict()
         )
     if model.config.standardize_video_features and "video_features" in train_dataset.column_names:
-        streams = ["video_features", *(stream.name for stream in model.video_streams())]
-        for name in [name for name in streams if name in train_dataset.column_names]:
-            model.set_video_feature_statistics(*video_feature_statistics(train_dataset, column=name), input_name=name)
+        set_feature_statistics(model, train_dataset)
     return model, processor
+
+
+def set_feature_statistics(model: VideoCaptioningPreTrainedModel, dataset: Dataset) -> None:
+    """Give `model` the standardization statistics (mean, standard deviation) of every stream it reads
+    (`video_features` and its `video_streams()`) that `dataset` holds."""
+    for stream in model._all_streams():
+        if stream.name in dataset.column_names:
+            statistics = video_feature_statistics(dataset, column=stream.name)
+            model.set_video_feature_statistics(*statistics, input_name=stream.name)
 
 
 def _extra_stream_config(model_type: str, features_info: VideoFeaturesInfo) -> dict[str, Any]:
@@ -458,7 +465,7 @@ def generate_captions(
     Returns:
         `list[str]`: one caption per row.
     """
-    read = {"video_features", *(stream.name for stream in model.video_streams())}
+    read = {stream.name for stream in model._all_streams()}
     feature_columns = [name for name in dataset.column_names if name in read]
     rows = dataset.select_columns(feature_columns or ["video_path"])
     rows = rows.with_format("numpy") if feature_columns else rows
