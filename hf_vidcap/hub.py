@@ -126,6 +126,7 @@ def create_model_card(
         model_name=model_name if eval_results else None,
         eval_results=eval_results or None,
     )
+    streams = _precomputed_streams(model, processor)  # runs the backbones: once per card
     intro = f"Video captioning with {_paper(type(model))}, as a 🤗 transformers model"
     intro += f" trained on {dataset}." if dataset else "."
     sections = [
@@ -134,7 +135,7 @@ def create_model_card(
         "is in this repository, so it loads with `trust_remote_code=True` and needs only `transformers`, `torch` and "
         "`av` (PyAV), not hf_vidcap itself.",
         "## Model\n\n" + _table(_model_rows(model, processor)),
-        "## Video features\n\n" + _table(_feature_rows(model, processor, vision_model)),
+        "## Video features\n\n" + _table(_feature_rows(model, processor, vision_model, streams)),
     ]
     if eval_results:
         rows = [(result.metric_name, f"{result.metric_value:.4f}") for result in eval_results]
@@ -143,7 +144,8 @@ def create_model_card(
             "(`hf_vidcap.metrics.compute_caption_metrics`, the numbers of the reference implementation):\n\n"
             + _table(rows, header=("metric", "score"))
         )
-    sections.append(f"## Usage\n\n```python\n{usage_snippet(model, processor, repo_id, vision_model)}```")
+    snippet = _usage_snippet(model, processor, repo_id, vision_model, "video.mp4", streams)
+    sections.append(f"## Usage\n\n```python\n{snippet}```")
     return ModelCard(f"---\n{card_data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n")
 
 
@@ -161,6 +163,18 @@ def usage_snippet(
     them without a backbone) are filled with random numbers of the right shape, with a comment on where real ones
     come from.
     """
+    return _usage_snippet(model, processor, repo_id, vision_model, video, _precomputed_streams(model, processor))
+
+
+def _usage_snippet(
+    model: VideoCaptioningPreTrainedModel,
+    processor: VideoCaptioningProcessor,
+    repo_id: str,
+    vision_model: str | None,
+    video: str,
+    streams: tuple[VideoStream, ...],
+) -> str:
+    """[`usage_snippet`] with the streams that must be passed precomputed already known."""
     config = model.config
     num_frames = processor.feature_extractor.num_frames or 16
     lines = [
@@ -181,7 +195,6 @@ def usage_snippet(
             f"video_features = [torch.randn({num_frames}, {config.video_feature_size})]",
             'inputs = processor(video_features=video_features, return_tensors="pt")',
         ]
-    streams = _precomputed_streams(model, processor)
     if streams:
         lines.append(
             f"# Features of the other streams {type(model).__name__} reads, padded like the frames; random here."
@@ -441,7 +454,10 @@ def _model_rows(model: VideoCaptioningPreTrainedModel, processor: VideoCaptionin
 
 
 def _feature_rows(
-    model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor, vision_model: str | None
+    model: VideoCaptioningPreTrainedModel,
+    processor: VideoCaptioningProcessor,
+    vision_model: str | None,
+    streams: tuple[VideoStream, ...],
 ) -> list[tuple[str, str]]:
     config, extractor = model.config, processor.feature_extractor
     if extractor.fps is not None:
@@ -472,7 +488,7 @@ def _feature_rows(
             ),
             ("pooling per frame", f"{pooling}: {config.video_feature_size} values"),
         ]
-    for stream in _precomputed_streams(model, processor):
+    for stream in streams:
         steps = "num_frames" if stream.frame_stride == 1 else f"ceil(num_frames / {stream.frame_stride})"
         shape = ", ".join(
             [steps, *([str(stream.num_regions)] if stream.num_regions else []), str(stream.feature_size)]
