@@ -399,6 +399,9 @@ def build_seq2seq_trainer(
     args: Seq2SeqTrainingArguments,
     train_dataset: Dataset,
     eval_dataset: Dataset | None = None,
+    *,
+    train_split: str = "training",
+    eval_split: str = "evaluation",
     **trainer_kwargs: Any,
 ) -> Seq2SeqTrainer:
     """A `Seq2SeqTrainer` for a captioner: it trains on one row per (clip, caption) pair and evaluates by generating a
@@ -415,6 +418,8 @@ def build_seq2seq_trainer(
             evaluating.
         train_dataset (`datasets.Dataset`): the training split, one row per clip with its `captions`.
         eval_dataset (`datasets.Dataset`, *optional*): the evaluation split, likewise.
+        train_split (`str`, *optional*, defaults to `"training"`): what errors about `train_dataset` call it.
+        eval_split (`str`, *optional*, defaults to `"evaluation"`): what errors about `eval_dataset` call it.
         trainer_kwargs: more `Seq2SeqTrainer` arguments (`callbacks`, ...).
     """
     launched = int(os.environ.get("WORLD_SIZE", "1"))
@@ -423,13 +428,13 @@ def build_seq2seq_trainer(
             f"{launched} processes were launched but the trainer sees {args.world_size}, so each would train alone: "
             "on a machine without an accelerator pass `use_cpu=True` (`--use_cpu`) so that they train together."
         )
-    check_dataset(train_dataset, model, "training")
+    check_dataset(train_dataset, model, train_split)
     args.remove_unused_columns = False
     args.predict_with_generate = True
     with args.main_process_first(desc="one row per caption"):
         train_pairs = explode_captions(train_dataset)
         if eval_dataset is not None:
-            check_dataset(eval_dataset, model, "evaluation")
+            check_dataset(eval_dataset, model, eval_split)
             eval_dataset = with_first_reference(eval_dataset)
     compute_metrics = CaptionMetrics(processor, eval_dataset["captions"]) if eval_dataset is not None else None
     return Seq2SeqTrainer(

@@ -23,7 +23,6 @@ def train_command(args: argparse.Namespace) -> None:
     from ..metrics import METRIC_NAMES
     from ..training import (
         build_seq2seq_trainer,
-        check_dataset,
         format_metric_table,
         prepare_output_dir,
         select_split,
@@ -43,9 +42,6 @@ def train_command(args: argparse.Namespace) -> None:
     eval_split = args.eval_split or ("validation" if "validation" in dataset else "none")
     eval_dataset = None if eval_split == "none" else select_split(dataset, eval_split)
     model, processor = captioner_from_args(args, train_dataset)
-    check_dataset(train_dataset, model, args.train_split)
-    if eval_dataset is not None:
-        check_dataset(eval_dataset, model, eval_split)
     training_args = Seq2SeqTrainingArguments(
         output_dir=args.output_dir,
         num_train_epochs=args.num_train_epochs,
@@ -71,7 +67,15 @@ def train_command(args: argparse.Namespace) -> None:
         dataloader_pin_memory=torch.cuda.is_available(),
         use_cpu=not torch.accelerator.is_available(),  # else torchrun on a CPU machine starts lone processes
     )
-    trainer = build_seq2seq_trainer(model, processor, training_args, train_dataset, eval_dataset)
+    trainer = build_seq2seq_trainer(
+        model,
+        processor,
+        training_args,
+        train_dataset,
+        eval_dataset,
+        train_split=args.train_split,
+        eval_split=eval_split,
+    )
     trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
     trainer.save_model()
     if eval_dataset is not None:
