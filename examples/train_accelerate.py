@@ -28,6 +28,7 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from transformers import SchedulerType, get_scheduler
+from transformers.trainer_utils import get_last_checkpoint
 
 from hf_vidcap.commands.captioner_args import add_captioner_arguments, captioner_from_args
 from hf_vidcap.commands.dataset_args import add_dataset_arguments, dataset_from_args
@@ -100,10 +101,10 @@ class IndexedCollator(VideoCaptioningCollator):
 def find_checkpoint(output_dir: Path, resume_from_checkpoint: str) -> Path:
     """The checkpoint folder `--resume-from-checkpoint` names, or the newest one in `output_dir` for `latest`."""
     if resume_from_checkpoint == "latest":
-        checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[-1]))
-        if not checkpoints:
+        latest = get_last_checkpoint(output_dir) if output_dir.is_dir() else None
+        if latest is None:
             raise ValueError(f"--resume-from-checkpoint latest: {output_dir} holds no checkpoint-N folder.")
-        return checkpoints[-1]
+        return Path(latest)
     if not (Path(resume_from_checkpoint) / "custom_checkpoint_0.pkl").is_file():
         raise ValueError(f"--resume-from-checkpoint {resume_from_checkpoint}: not a checkpoint saved by this script.")
     return Path(resume_from_checkpoint)
