@@ -320,20 +320,20 @@ class _StreamEncoders:
         """Every column's values for a batch of videos, each given as its real frames `(num_frames, 3, H, W)`:
         `[T, D]` per video, or `[ceil(T / region_frame_stride), region_grid_size**2, C]` for the regions."""
         lengths = [len(video) for video in frames]
-        # All real frames of the batch in one sequence: the encoder runs them in chunks of `frame_chunk_size`.
-        encoded = {FEATURES_COLUMN: _encode_frame_sequence(self.frames, torch.cat(frames)).split(lengths)}
+        # All real frames of the batch in one sequence: the encoder runs them in chunks of `frame_chunk_size`, and
+        # one backbone pass gives the regions too.
+        features, *regions = _encode_frame_sequence(self.frames, torch.cat(frames), self.region_grid_size)
+        encoded = {FEATURES_COLUMN: features.split(lengths)}
         if self.clips is not None:
             device = next(self.clips.parameters()).device
             mask = (torch.arange(max(lengths)) < torch.tensor(lengths)[:, None]).long().to(device)
             clips = self.clips(pad_sequence(frames, batch_first=True).to(device), mask)
             encoded[CLIP_FEATURES_COLUMN] = [video[:length] for video, length in zip(clips, lengths)]
-        if self.region_grid_size is not None:
-            picked = [
+        if regions:
+            encoded[REGION_FEATURES_COLUMN] = [
                 video[region_frame_indices(torch.tensor([len(video)]), len(video), self.region_frame_stride)[0]]
-                for video in frames
+                for video in regions[0].split(lengths)
             ]
-            regions = _encode_frame_sequence(self.frames, torch.cat(picked), region_grid_size=self.region_grid_size)
-            encoded[REGION_FEATURES_COLUMN] = regions.split([len(video) for video in picked])
         return encoded
 
     def settings(self) -> dict[str, Any]:
@@ -349,10 +349,16 @@ class _StreamEncoders:
         }
 
 
-def _encode_frame_sequence(encoder: FrameFeatureEncoder, pixels: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-    """`encoder` over frames `(num_frames, 3, H, W)` taken as one video, on the encoder's device."""
+def _encode_frame_sequence(
+    encoder: FrameFeatureEncoder, pixels: torch.Tensor, region_grid_size: int | None = None
+) -> tuple[torch.Tensor, ...]:
+    """`encoder` over frames `(num_frames, 3, H, W)` taken as one video, on the encoder's device: the pooled features
+    of every frame, and with `region_grid_size` also its regions (from the same backbone pass)."""
     device = next(encoder.parameters()).device
-    return encoder(pixels[None].to(device), torch.ones(1, len(pixels), dtype=torch.long, device=device), **kwargs)[0]
+    inputs = (pixels[None].to(device), torch.ones(1, len(pixels), dtype=torch.long, device=device))
+    if region_grid_size is None:
+        return (encoder(*inputs)[0],)
+    return tuple(encoded[0] for encoded in encoder.forward_with_regions(*inputs, region_grid_size))
 
 
 class _VideoBatchEncoder:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, Literal
 
 import torch
@@ -136,10 +137,21 @@ class FrameFeatureEncoder(nn.Module):
             return hidden.mean(dim=(2, 3))
         raise ValueError(f"pooling={self.pooling!r} is not available for a backbone with a spatial feature map.")
 
-    def _encode(self, chunks: Iterable[torch.Tensor], encode: Callable[[Any], torch.Tensor]) -> torch.Tensor:
-        """`encode(backbone output)` of every chunk of backbone inputs, concatenated (without gradient if frozen)."""
+    def _encode(
+        self, chunks: Iterable[torch.Tensor], *poolings: Callable[[Any], torch.Tensor]
+    ) -> tuple[torch.Tensor, ...]:
+        """Each of `poolings` of the backbone output of every chunk of backbone inputs, concatenated over the chunks
+        (without gradient if frozen): one backbone pass serves every pooling."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze):
-            return torch.cat([encode(self.backbone(pixel_values=chunk)) for chunk in chunks])
+            pooled = []
+            for chunk in chunks:  # pooled as it comes, so that one chunk's backbone output is held at a time
+                output = self.backbone(pixel_values=chunk)
+                pooled.append([pool(output) for pool in poolings])
+            return tuple(torch.cat(per_chunk) for per_chunk in zip(*pooled))
+
+    def _regions(self, output, region_grid_size: int) -> torch.Tensor:
+        """`(frames, region_grid_size**2, channels)`: the cells of the spatial map, in row-major order."""
+        return self._grid(output, region_grid_size).flatten(2).transpose(1, 2)
 
     def forward(
         self,
@@ -160,15 +172,31 @@ class FrameFeatureEncoder(nn.Module):
             `torch.Tensor` of shape `(batch_size, num_frames, output_size)`, or with `region_grid_size`
             `(batch_size, num_frames, region_grid_size**2, channels)` (cells in row-major order).
         """
+        pooling = self._pool if region_grid_size is None else partial(self._regions, region_grid_size=region_grid_size)
+        return self._encode_real_frames(pixel_values_videos, video_attention_mask, pooling)[0]
+
+    def forward_with_regions(
+        self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor, region_grid_size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both outputs of [`~FrameFeatureEncoder.forward`], the pooled features and the regions of every frame, from
+        one backbone pass.
+
+        Returns:
+            `tuple(torch.Tensor, torch.Tensor)`: `(batch_size, num_frames, output_size)` and
+            `(batch_size, num_frames, region_grid_size**2, channels)`.
+        """
+        regions = partial(self._regions, region_grid_size=region_grid_size)
+        return self._encode_real_frames(pixel_values_videos, video_attention_mask, self._pool, regions)
+
+    def _encode_real_frames(
+        self,
+        pixel_values_videos: torch.Tensor,
+        video_attention_mask: torch.Tensor,
+        *poolings: Callable[[Any], torch.Tensor],
+    ) -> tuple[torch.Tensor, ...]:
         real = video_attention_mask.bool()
         chunks = pixel_values_videos[real].split(self.frame_chunk_size)
-        if region_grid_size is None:
-            encoded = self._encode(chunks, self._pool)
-        else:
-            encoded = self._encode(
-                chunks, lambda output: self._grid(output, region_grid_size).flatten(2).transpose(1, 2)
-            )
-        return scatter_real_frames(encoded, real)
+        return tuple(scatter_real_frames(encoded, real) for encoded in self._encode(chunks, *poolings))
 
 
 class ClipFeatureEncoder(FrameFeatureEncoder):
@@ -218,7 +246,7 @@ class ClipFeatureEncoder(FrameFeatureEncoder):
         real = video_attention_mask.bool().to(device)
         frame_index = (torch.arange(batch_size, device=device)[:, None, None] * num_frames + windows)[real]
         frames = pixel_values_videos.flatten(0, 1)
-        encoded = self._encode((frames[index] for index in frame_index.split(self.frame_chunk_size)), self._pool)
+        (encoded,) = self._encode((frames[index] for index in frame_index.split(self.frame_chunk_size)), self._pool)
         return scatter_real_frames(encoded, real)
 
 
