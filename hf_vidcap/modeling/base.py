@@ -230,7 +230,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
       (teacher forcing, in whole-sequence recurrent calls) or a single one (generation) and return the new state.
 
     An architecture reading more streams than the frame features overrides `video_streams()` (and, to compute them
-    from pixels, `encode_pixel_streams()`).
+    from pixels, `encode_pixel_streams()`, which also computes the frame features so that one backbone pass can give
+    both).
     """
 
     config_class: ClassVar[type[VideoCaptioningConfig]] = VideoCaptioningConfig
@@ -299,21 +300,37 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     def encode_pixel_streams(
         self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor, names: list[str]
     ) -> dict[str, torch.Tensor]:
-        """Compute the extra streams `names` from frames, for `pixel_values_videos` inputs that come without them.
+        """Compute the video inputs `names` from frames: `"video_features"` with the vision backbone, and the extra
+        streams of `video_streams()` that `pixel_values_videos` inputs come without.
+
+        The pixel flow asks for the frame features and the missing streams in one call, so that an architecture whose
+        streams come from the same backbone can run it once for all of them.
 
         Args:
             pixel_values_videos (`torch.Tensor` of shape `(batch_size, num_frames, 3, height, width)`): the frames.
             video_attention_mask (`torch.Tensor` of shape `(batch_size, num_frames)`): their (validated) mask.
-            names (`list[str]`): the streams to compute.
+            names (`list[str]`): the inputs to compute.
 
         Returns:
-            `dict[str, torch.Tensor]`: one padded tensor per name. By default nothing can be computed: the error says
-            to pass them precomputed.
+            `dict[str, torch.Tensor]`: one padded tensor per name, not yet standardized. By default only the frame
+            features can be computed: for any other stream the error says to pass it precomputed.
         """
-        raise ValueError(
-            f"{type(self).__name__} cannot compute {', '.join(f'`{name}`' for name in names)} from "
-            "`pixel_values_videos`: pass precomputed features."
-        )
+        if names != ["video_features"]:
+            streams = [f"`{name}`" for name in names if name != "video_features"]
+            raise ValueError(
+                f"{type(self).__name__} cannot compute {', '.join(streams)} from `pixel_values_videos`: pass "
+                "precomputed features."
+            )
+        self._check_vision_model()
+        return {"video_features": self.vision_model(pixel_values_videos.to(self.dtype), video_attention_mask)}
+
+    def _check_vision_model(self) -> None:
+        """Raise the error for frames given to a model without a vision backbone."""
+        if self.vision_model is None:
+            raise ValueError(
+                f"{type(self).__name__} has no vision backbone (`config.vision_config` is None): pass precomputed "
+                "`video_features`, or build the model with a `vision_config` / `from_vision_pretrained(...)`."
+            )
 
     def decode(
         self, input_ids: torch.LongTensor, state: RecurrentState, output_attentions: bool = False
@@ -375,6 +392,68 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         Raises:
             `ValueError`: naming the input and what is wrong with it.
         """
+        inputs, _ = self._frame_inputs(video_features, pixel_values_videos, video_attention_mask, pixel_streams=[])
+        return inputs["video_features"], inputs["video_attention_mask"]
+
+    def get_video_inputs(
+        self,
+        video_features: torch.Tensor | None = None,
+        pixel_values_videos: torch.Tensor | None = None,
+        video_attention_mask: torch.Tensor | None = None,
+        **streams: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
+        """Validate every video input, the frame features as [`~VideoCaptioningPreTrainedModel.get_video_features`]
+        does and each stream of `video_streams()` against their shape, and return them as `encode_video` takes them.
+
+        Args:
+            video_features, pixel_values_videos, video_attention_mask:
+                As for [`~VideoCaptioningPreTrainedModel.get_video_features`].
+            **streams (`torch.Tensor`):
+                The extra streams, by name (e.g. `clip_features`). With `pixel_values_videos`, those not given are
+                computed from the frames by `encode_pixel_streams`, together with the frame features.
+
+        Returns:
+            `dict[str, torch.Tensor]`: `video_features`, `video_attention_mask` and every declared stream.
+
+        Raises:
+            `ValueError`: naming the input and what is wrong with it.
+        """
+        declared = self.video_streams()
+        missing = [stream.name for stream in declared if streams.get(stream.name) is None]
+        inputs, computed = self._frame_inputs(
+            video_features,
+            pixel_values_videos,
+            video_attention_mask,
+            missing if pixel_values_videos is not None else [],
+        )
+        streams = {**streams, **computed}
+        if missing and pixel_values_videos is None:
+            raise ValueError(
+                f"{type(self).__name__} also reads {', '.join(f'`{name}`' for name in missing)}: pass "
+                f"{'it' if len(missing) == 1 else 'them'} with `video_features` (see `model.video_streams()`)."
+            )
+        video_attention_mask = inputs["video_attention_mask"]
+        batch_size, num_frames = video_attention_mask.shape
+        for stream in declared:
+            values, expected = streams[stream.name], stream.shape(batch_size, num_frames)
+            if not isinstance(values, torch.Tensor) or tuple(values.shape) != expected:
+                shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+                raise ValueError(
+                    f"`{stream.name}` must have shape {stream.layout} = {expected} for {batch_size} videos of "
+                    f"{num_frames} frames, got {shape}."
+                )
+            inputs[stream.name] = self._standardize(stream, values.to(self.dtype), video_attention_mask)
+        return inputs
+
+    def _frame_inputs(
+        self,
+        video_features: torch.Tensor | None,
+        pixel_values_videos: torch.Tensor | None,
+        video_attention_mask: torch.Tensor | None,
+        pixel_streams: list[str],
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Validate the frame inputs and return the standardized `video_features` with the `video_attention_mask`, and
+        (from `pixel_values_videos`, else none) the extra streams `pixel_streams` computed with the frame features."""
         if (video_features is None) == (pixel_values_videos is None):
             raise ValueError("Pass exactly one of `video_features` (precomputed) or `pixel_values_videos` (frames).")
         name, video = (
@@ -412,68 +491,20 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 "`video_attention_mask` must mark real frames first and padding after them (1...1 0...0)."
             )
 
+        computed = {}
         if pixel_values_videos is not None:
-            if self.vision_model is None:
-                raise ValueError(
-                    f"{type(self).__name__} has no vision backbone (`config.vision_config` is None): pass precomputed "
-                    "`video_features`, or build the model with a `vision_config` / `from_vision_pretrained(...)`."
-                )
-            video_features = self.vision_model(pixel_values_videos.to(self.dtype), video_attention_mask)
+            self._check_vision_model()
+            computed = self.encode_pixel_streams(
+                pixel_values_videos, video_attention_mask, ["video_features", *pixel_streams]
+            )
+            video_features = computed.pop("video_features")
         elif video_features.shape[-1] != self.config.video_feature_size:
             raise ValueError(
                 f"`video_features` has feature size {video_features.shape[-1]} (shape {tuple(video_features.shape)}) "
                 f"but this model expects {self.config.video_feature_size} (`config.video_feature_size`)."
             )
         video_features = self._standardize(self._all_streams()[0], video_features.to(self.dtype), video_attention_mask)
-        return video_features, video_attention_mask
-
-    def get_video_inputs(
-        self,
-        video_features: torch.Tensor | None = None,
-        pixel_values_videos: torch.Tensor | None = None,
-        video_attention_mask: torch.Tensor | None = None,
-        **streams: torch.Tensor,
-    ) -> dict[str, torch.Tensor]:
-        """Validate every video input, the frame features as [`~VideoCaptioningPreTrainedModel.get_video_features`]
-        does and each stream of `video_streams()` against their shape, and return them as `encode_video` takes them.
-
-        Args:
-            video_features, pixel_values_videos, video_attention_mask:
-                As for [`~VideoCaptioningPreTrainedModel.get_video_features`].
-            **streams (`torch.Tensor`):
-                The extra streams, by name (e.g. `clip_features`). With `pixel_values_videos`, those not given are
-                computed from the frames by `encode_pixel_streams`.
-
-        Returns:
-            `dict[str, torch.Tensor]`: `video_features`, `video_attention_mask` and every declared stream.
-
-        Raises:
-            `ValueError`: naming the input and what is wrong with it.
-        """
-        video_features, video_attention_mask = self.get_video_features(
-            video_features, pixel_values_videos, video_attention_mask
-        )
-        declared = self.video_streams()
-        missing = [stream.name for stream in declared if streams.get(stream.name) is None]
-        if missing and pixel_values_videos is not None:
-            streams = {**streams, **self.encode_pixel_streams(pixel_values_videos, video_attention_mask, missing)}
-        elif missing:
-            raise ValueError(
-                f"{type(self).__name__} also reads {', '.join(f'`{name}`' for name in missing)}: pass "
-                f"{'it' if len(missing) == 1 else 'them'} with `video_features` (see `model.video_streams()`)."
-            )
-        inputs = {"video_features": video_features, "video_attention_mask": video_attention_mask}
-        batch_size, num_frames = video_attention_mask.shape
-        for stream in declared:
-            values, expected = streams[stream.name], stream.shape(batch_size, num_frames)
-            if not isinstance(values, torch.Tensor) or tuple(values.shape) != expected:
-                shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-                raise ValueError(
-                    f"`{stream.name}` must have shape {stream.layout} = {expected} for {batch_size} videos of "
-                    f"{num_frames} frames, got {shape}."
-                )
-            inputs[stream.name] = self._standardize(stream, values.to(self.dtype), video_attention_mask)
-        return inputs
+        return {"video_features": video_features, "video_attention_mask": video_attention_mask}, computed
 
     def _all_streams(self) -> tuple[VideoStream, ...]:
         """The frame features as a stream, then the extra streams."""

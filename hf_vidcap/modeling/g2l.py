@@ -359,25 +359,35 @@ class G2LForVideoCaptioning(VideoCaptioningPreTrainedModel):
         self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor, names: list[str]
     ) -> dict[str, torch.Tensor]:
         """Clip features from the video model over windows around every frame; region features as the
-        `sqrt(num_regions)`-a-side grid of the 2-D backbone's spatial map on the middle frame of every group."""
-        streams = {}
+        `sqrt(num_regions)`-a-side grid of the 2-D backbone's spatial map on the middle frame of every group. Asked
+        for with the frame features, the regions come from the same backbone pass."""
+        backbones = {"clip_features": "clip_vision_config", "region_features": "vision_config"}
         for name in names:
-            if name == "clip_features" and self.clip_model is not None:
-                streams[name] = self.clip_model(pixel_values_videos.to(self.dtype), video_attention_mask)
-            elif name == "region_features" and self.vision_model is not None:
-                steps = self.region_frame_indices(video_attention_mask)
-                frames = pixel_values_videos[torch.arange(len(steps), device=steps.device)[:, None], steps]
-                streams[name] = self.vision_model(
-                    frames.to(self.dtype),
-                    self.video_streams()[1].step_mask(video_attention_mask),
-                    region_grid_size=math.isqrt(self.config.num_regions),
-                )
-            else:
-                config_field = "clip_vision_config" if name == "clip_features" else "vision_config"
+            if name in backbones and getattr(self.config, backbones[name]) is None:
                 raise ValueError(
-                    f"`{name}` cannot be computed from `pixel_values_videos`: the model has no `{config_field}`. "
+                    f"`{name}` cannot be computed from `pixel_values_videos`: the model has no `{backbones[name]}`. "
                     f"Pass `{name}` precomputed."
                 )
+        pixels = pixel_values_videos.to(self.dtype)
+        streams = {}
+        if "clip_features" in names:
+            streams["clip_features"] = self.clip_model(pixels, video_attention_mask)
+        if "region_features" in names:
+            grid_size = math.isqrt(self.config.num_regions)
+            steps = self.region_frame_indices(video_attention_mask)
+            rows = torch.arange(len(steps), device=steps.device)[:, None]
+            step_mask = self.video_streams()[1].step_mask(video_attention_mask)
+            if "video_features" in names:
+                streams["video_features"], regions = self.vision_model.forward_with_regions(
+                    pixels, video_attention_mask, grid_size
+                )
+                streams["region_features"] = regions[rows, steps] * step_mask[:, :, None, None].to(regions.dtype)
+            else:
+                streams["region_features"] = self.vision_model(
+                    pixels[rows, steps], step_mask, region_grid_size=grid_size
+                )
+        if rest := [name for name in names if name not in streams]:
+            streams.update(super().encode_pixel_streams(pixel_values_videos, video_attention_mask, rest))
         return streams
 
     def attention_maps(

@@ -236,8 +236,17 @@ def test_pixels_give_all_three_streams():
     )
     pixels = torch.randn(2, 5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    frames_read = []
+    hook = model.vision_model.backbone.register_forward_pre_hook(
+        lambda module, args, kwargs: frames_read.append(len(kwargs["pixel_values"])), with_kwargs=True
+    )
     streams = model.get_video_inputs(pixel_values_videos=pixels, video_attention_mask=mask)
+    hook.remove()
     assert streams["region_features"].shape == (2, 2, 4, 16)
+    # One 2-D backbone pass over the 9 real frames gives the frame features and the regions alike.
+    assert sum(frames_read) == 9
+    frames_only, _ = model.get_video_features(pixel_values_videos=pixels, video_attention_mask=mask)
+    torch.testing.assert_close(streams["video_features"], frames_only)
     with torch.no_grad():
         # Frame 0's clip is frames (0, 0) (the window starts one frame before, clamped); video 1's region step 1 reads
         # frame 4, past its 4 real frames: the last real frame, 3.
