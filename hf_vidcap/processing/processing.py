@@ -238,28 +238,14 @@ def _pad_video_features(
 
     if video_attention_mask is not None:
         raise ValueError("`video_attention_mask` is computed for a list of `video_features`; pass a padded array.")
-    items = [_to_numpy(item).astype(np.float32) for item in video_features]
+    items = list(video_features)
     if not items:
         raise ValueError("`video_features` is an empty list.")
-    frame_shape = items[0].shape[1:]
-    for index, item in enumerate(items):
-        if item.ndim < 2:
-            raise ValueError(
-                f"video_features[{index}] must have shape [T, D] (or [T, ..., D]), got {list(item.shape)}."
-            )
-        if item.shape[1:] != frame_shape:
-            raise ValueError(
-                f"video_features[{index}] has shape {list(item.shape)}, expected {['T', *frame_shape]} like "
-                f"video_features[0] {list(items[0].shape)}: every video needs the same feature shape."
-            )
-        if len(item) == 0:
-            raise ValueError(f"video_features[{index}] is empty: shape {list(item.shape)} has no frame.")
-    length = max(len(item) for item in items)
-    features = np.zeros((len(items), length, *frame_shape), dtype=np.float32)
-    mask = np.zeros((len(items), length), dtype=np.int64)
-    for index, item in enumerate(items):
-        features[index, : len(item)] = item
-        mask[index, : len(item)] = 1
+    features, lengths = _pad_list("video_features", items, step="T")
+    for index, length in enumerate(lengths):
+        if length == 0:
+            raise ValueError(f"video_features[{index}] is empty: shape {[0, *features.shape[2:]]} has no frame.")
+    mask = (np.arange(features.shape[1])[None, :] < np.array(lengths)[:, None]).astype(np.int64)
     return {"video_features": features, "video_attention_mask": mask}
 
 
@@ -275,19 +261,32 @@ def _pad_stream(
                 f"Padded `{name}` must have shape [B, S, ..., D] with B = {batch_size} videos, got {list(padded.shape)}."
             )
         return padded
-    items = [_to_numpy(item).astype(np.float32) for item in stream]
+    items = list(stream)
     if len(items) != batch_size:
         raise ValueError(f"Got {batch_size} videos but {len(items)} `{name}`: give one per video.")
-    for index, item in enumerate(items):
-        if item.ndim < 2 or item.shape[1:] != items[0].shape[1:]:
+    return _pad_list(name, items, step="S")[0]
+
+
+def _pad_list(name: str, items: Sequence[np.ndarray | torch.Tensor], step: str) -> tuple[np.ndarray, list[int]]:
+    """Zero-pads a list of `[S_i, ..., D]` arrays, one per video, into float32 `[B, S_max, ..., D]`, checking that
+    they all have the trailing shape of the first; returns it with the lengths `S_i`. `step` names the axis in errors.
+    """
+    arrays = [_to_numpy(item).astype(np.float32) for item in items]
+    for index, array in enumerate(arrays):
+        if array.ndim < 2:
             raise ValueError(
-                f"{name}[{index}] has shape {list(item.shape)}, expected {['S', *items[0].shape[1:]]} like "
-                f"{name}[0] {list(items[0].shape)}: every video needs the same feature shape."
+                f"{name}[{index}] must have shape [{step}, D] (or [{step}, ..., D]), got {list(array.shape)}."
             )
-    padded = np.zeros((batch_size, max(len(item) for item in items), *items[0].shape[1:]), dtype=np.float32)
-    for index, item in enumerate(items):
-        padded[index, : len(item)] = item
-    return padded
+        if array.shape[1:] != arrays[0].shape[1:]:
+            raise ValueError(
+                f"{name}[{index}] has shape {list(array.shape)}, expected {[step, *arrays[0].shape[1:]]} like "
+                f"{name}[0] {list(arrays[0].shape)}: every video needs the same feature shape."
+            )
+    lengths = [len(array) for array in arrays]
+    padded = np.zeros((len(arrays), max(lengths), *arrays[0].shape[1:]), dtype=np.float32)
+    for index, array in enumerate(arrays):
+        padded[index, : len(array)] = array
+    return padded, lengths
 
 
 def _to_numpy(array: np.ndarray | torch.Tensor | Sequence) -> np.ndarray:

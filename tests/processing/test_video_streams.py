@@ -51,6 +51,10 @@ def test_bad_streams_raise_clear_errors(processor):
         processor(video_features=frames, clip_features=[np.zeros((5, 2))])
     with pytest.raises(ValueError, match=r"clip_features\[1\] has shape \[2, 3\], expected \['S', 2\]"):
         processor(video_features=frames, clip_features=[np.zeros((5, 2)), np.zeros((2, 3))])
+    with pytest.raises(
+        ValueError, match=r"clip_features\[1\] must have shape \[S, D\] \(or \[S, \.\.\., D\]\), got \[2\]"
+    ):
+        processor(video_features=frames, clip_features=[np.zeros((5, 2)), np.zeros(2)])
     with pytest.raises(ValueError, match=r"Padded `region_features` must have shape \[B, S, \.\.\., D\] with B = 2"):
         processor(video_features=frames, region_features=np.zeros((3, 2, 4, 6)))
     with pytest.raises(ValueError, match="`clip_features` goes with `videos` or `video_features`"):
