@@ -43,7 +43,7 @@ import pyarrow as pa
 import torch
 from datasets import Array2D, Array3D, Dataset, DatasetDict, Features, concatenate_datasets, load_from_disk
 from torch.nn.utils.rnn import pad_sequence
-from transformers import AutoConfig, AutoModel, PreTrainedConfig
+from transformers import AutoModel, PreTrainedConfig
 from transformers.utils import FEATURE_EXTRACTOR_NAME, logging
 
 from ..modeling.base import VideoCaptioningPreTrainedModel
@@ -143,15 +143,14 @@ def _load_encoder(
     if isinstance(backbone, PreTrainedConfig):
         return build(backbone).eval()
     try:
-        config = AutoConfig.from_pretrained(backbone)
-        weights = AutoModel.from_pretrained(backbone).state_dict()
+        pretrained = AutoModel.from_pretrained(backbone)
     except (OSError, ValueError) as error:
         raise ValueError(
             f"Backbone {os.fspath(backbone)!r} is neither a local folder holding a transformers model (config.json "
             f"and weights) nor a model id available offline: {str(error).splitlines()[0]}"
         ) from error
-    encoder = build(config)
-    encoder.backbone.load_state_dict(weights)
+    encoder = build(pretrained.config)
+    encoder.backbone.load_state_dict(pretrained.state_dict())
     encoder.backbone.name_or_path = os.fspath(backbone)
     return encoder.eval()
 
