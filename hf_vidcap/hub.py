@@ -360,7 +360,8 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel,
     if not config_file.is_file():
         raise ValueError(f"{folder} has no config.json: it is not a model saved with `save_pretrained`.")
     try:
-        model_type = json.loads(config_file.read_text()).get("model_type")
+        saved = {"config.json": json.loads(config_file.read_text())}
+        model_type = saved["config.json"].get("model_type")
     except (json.JSONDecodeError, AttributeError):
         raise ValueError(f"{config_file} is not a JSON object: it is not a saved model config.") from None
     known = sorted(model_class.config_class.model_type for model_class in ARCHITECTURES.values())
@@ -381,8 +382,9 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel,
         raise ValueError(f"The processor saved in {folder} does not load: {error}") from None
     config = AutoConfig.from_pretrained(folder)
     _check_vocabulary(config, processor, f"the processor in {folder}")
-    for config_name in ("config.json", "processor_config.json"):
-        auto_map = json.loads((folder / config_name).read_text()).get("auto_map") or {}
+    saved["processor_config.json"] = json.loads((folder / "processor_config.json").read_text())
+    for config_name, config_dict in saved.items():
+        auto_map = config_dict.get("auto_map") or {}
         missing = sorted(
             {f"{name.split('.')[0]}.py" for name in auto_map.values()} - {p.name for p in folder.iterdir()}
         )
@@ -392,7 +394,7 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel,
                 f"({', '.join(missing) or 'no auto_map'}): save it again with hf_vidcap imported."
             )
     try:
-        model = AutoModel.from_pretrained(folder).eval()
+        model = AutoModel.from_pretrained(folder, config=config).eval()
     except (OSError, ValueError, RuntimeError) as error:
         raise ValueError(f"The model saved in {folder} does not load: {error}") from None
     return model, processor
