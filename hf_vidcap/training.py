@@ -353,11 +353,6 @@ def check_dataset(
         )
 
 
-def with_first_reference(dataset: Dataset) -> Dataset:
-    """`dataset` with a `caption` column holding each clip's first reference, the target of an evaluation loss."""
-    return dataset.add_column("caption", [captions[0] for captions in dataset["captions"]])
-
-
 class CaptionMetrics:
     """`compute_metrics` for `Seq2SeqTrainer(predict_with_generate=True)`: decodes the generated ids and scores them
     against every reference caption of the evaluation clips with [`compute_caption_metrics`].
@@ -431,12 +426,15 @@ def build_seq2seq_trainer(
     check_dataset(train_dataset, model, train_split)
     args.remove_unused_columns = False
     args.predict_with_generate = True
+    compute_metrics = None
     with args.main_process_first(desc="one row per caption"):
         train_pairs = explode_captions(train_dataset)
         if eval_dataset is not None:
             check_dataset(eval_dataset, model, eval_split)
-            eval_dataset = with_first_reference(eval_dataset)
-    compute_metrics = CaptionMetrics(processor, eval_dataset["captions"]) if eval_dataset is not None else None
+            references = list(eval_dataset["captions"])
+            # Each clip's first reference is the target of the evaluation loss; all of them score the captions.
+            eval_dataset = eval_dataset.add_column("caption", [captions[0] for captions in references])
+            compute_metrics = CaptionMetrics(processor, references)
     return Seq2SeqTrainer(
         model=model,
         args=args,
