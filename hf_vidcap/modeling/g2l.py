@@ -465,8 +465,7 @@ class G2LForVideoCaptioning(VideoCaptioningPreTrainedModel):
             # Each draw weights the region steps: the selected frame's (projected) regions and their keys.
             keys = torch.einsum("bkj,bjnd->bknd", selection, state["region_keys"])
             values = torch.einsum("bkj,bjnd->bknd", selection, state["regions"])
-            every_region = values.new_ones(values.shape[:-1])
-            region_context, weights["regions"] = self.region_attention(query[:, None], keys, values, every_region)
+            region_context, weights["regions"] = self.region_attention(query[:, None], keys, values)
             parts.append(region_context.sum(dim=1))
             weights["key_frames"] = selection
         return torch.cat(parts, dim=-1), weights

@@ -288,7 +288,7 @@ class AdditiveAttention(nn.Module):
         return self.key_projection(keys)
 
     def forward(
-        self, query: torch.Tensor, projected_keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor
+        self, query: torch.Tensor, projected_keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Attend once.
 
@@ -296,8 +296,8 @@ class AdditiveAttention(nn.Module):
             query (`torch.Tensor` of shape `(..., query_size)`).
             projected_keys (`torch.Tensor` of shape `(..., num_keys, attention_size)`): from `project_keys`.
             values (`torch.Tensor` of shape `(..., num_keys, value_size)`): what the context averages (often the keys).
-            mask (`torch.Tensor` of shape `(..., num_keys)`): 1 for keys to attend to, 0 for padding. Every row needs
-                at least one 1.
+            mask (`torch.Tensor` of shape `(..., num_keys)`, *optional*): 1 for keys to attend to, 0 for padding.
+                Every row needs at least one 1. Without it, every key is attended to.
 
         Returns:
             `tuple(torch.Tensor, torch.Tensor)`: the context `(..., value_size)` and the weights `(..., num_keys)`,
@@ -310,18 +310,23 @@ class AdditiveAttention(nn.Module):
         return self.score(torch.tanh(projected_keys + self.query_projection(query).unsqueeze(-2))).squeeze(-1)
 
 
-def attend(energy: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def attend(
+    energy: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Softmax of attention energies over the unmasked keys (masked keys get weight exactly 0) and the weighted sum of
     the values: the common end of every attention form.
 
     Args:
         energy (`torch.Tensor` of shape `(..., num_keys)`): one score per key.
         values (`torch.Tensor` of shape `(..., num_keys, value_size)`): what the context averages.
-        mask (`torch.Tensor` of shape `(..., num_keys)`): 1 for keys to attend to, 0 for padding; every row needs a 1.
+        mask (`torch.Tensor` of shape `(..., num_keys)`, *optional*): 1 for keys to attend to, 0 for padding; every
+            row needs a 1. Without it, every key is attended to.
 
     Returns:
         `tuple(torch.Tensor, torch.Tensor)`: the context `(..., value_size)` and the weights `(..., num_keys)`.
     """
-    weights = energy.masked_fill(~mask.bool(), float("-inf")).softmax(dim=-1)
+    if mask is not None:
+        energy = energy.masked_fill(~mask.bool(), float("-inf"))
+    weights = energy.softmax(dim=-1)
     context = (weights.unsqueeze(-2) @ values).squeeze(-2)
     return context, weights
