@@ -18,14 +18,15 @@ from pathlib import Path
 import datasets
 from transformers.utils import logging
 
-from .synthetic import SPLIT_NAMES
-
 
 logger = logging.get_logger(__name__)
 
 #: What a loader does with rows whose video file is not on disk: log a warning and keep them, raise a
 #: `FileNotFoundError`, or log a warning and leave them out.
 MISSING_VIDEOS_OPTIONS: tuple[str, ...] = ("warn", "error", "drop")
+
+#: The splits of every loader's `DatasetDict`, in order.
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 
 #: File extensions recognised as videos when a loader looks a clip up by name.
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv")

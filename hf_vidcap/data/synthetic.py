@@ -35,7 +35,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
+
+from .loader_utils import CAPTIONING_FEATURES, SPLIT_NAMES
 
 
 __all__ = [
@@ -43,7 +46,6 @@ __all__ = [
     "COLOUR_PALETTE",
     "MOVE_ACTIONS",
     "SHAPE_NAMES",
-    "SPLIT_NAMES",
     "SYNTHETIC_CAPTIONS_NAME",
     "SYNTHETIC_MANIFEST_NAME",
     "SyntheticClipSpec",
@@ -176,7 +178,6 @@ SYNTHETIC_MANIFEST_NAME = "synthetic_manifest.json"
 SYNTHETIC_CAPTIONS_NAME = "captions.jsonl"
 _MANIFEST_FORMAT = "hf_vidcap.synthetic"
 _MANIFEST_VERSION = 1
-SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -907,10 +908,6 @@ def _render_many(
 
 
 def _build_dataset_dict(specs: list[SyntheticClipSpec], splits: list[str], output_dir: Path):
-    import datasets
-
-    from .loader_utils import CAPTIONING_FEATURES  # it imports this module, so not at the top
-
     result = {}
     for name in SPLIT_NAMES:
         rows = [spec for spec, split in zip(specs, splits) if split == name]

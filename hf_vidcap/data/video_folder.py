@@ -24,6 +24,7 @@ import datasets
 import numpy as np
 
 from .loader_utils import (
+    SPLIT_NAMES,
     CaptionedVideo,
     InvalidAnnotationError,
     build_captioning_dataset,
@@ -33,7 +34,7 @@ from .loader_utils import (
     read_annotation_csv,
     read_annotation_lines,
 )
-from .synthetic import SPLIT_NAMES, resolve_split_sizes
+from .synthetic import resolve_split_sizes
 
 
 CAPTIONS_FILE_SUFFIXES: tuple[str, ...] = (".jsonl", ".csv")
