@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, AutoProcessor, ResNetConfig, Seq2SeqTrainer, Seq2SeqTrainingArguments, set_seed
+from transformers import AutoModel, AutoProcessor, ResNetConfig, Seq2SeqTrainingArguments, set_seed
 
-from .data.collator import VideoCaptioningCollator, explode_captions
 from .data.features import extract_video_features
 from .data.synthetic import SyntheticVideoConfig, render_synthetic_dataset
 from .metrics import compute_caption_metrics
 from .modeling import get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
-from .training import format_metric_table, generate_captions, set_feature_statistics
+from .training import build_seq2seq_trainer, format_metric_table, generate_captions, set_feature_statistics
 
 
 logger = logging.getLogger(__name__)
@@ -152,10 +151,10 @@ def run_demo(args: DemoArguments) -> dict:
     set_feature_statistics(model, features["train"])
 
     print(f"[4/6] Training with Seq2SeqTrainer for {args.epochs:g} epochs")
-    train_pairs = explode_captions(features["train"]).shuffle(seed=args.seed)
-    trainer = Seq2SeqTrainer(
-        model=model,
-        args=Seq2SeqTrainingArguments(
+    trainer = build_seq2seq_trainer(
+        model,
+        processor,
+        Seq2SeqTrainingArguments(
             output_dir=str(output_dir / "trainer"),
             num_train_epochs=args.epochs,
             per_device_train_batch_size=args.batch_size,
@@ -167,14 +166,13 @@ def run_demo(args: DemoArguments) -> dict:
             logging_steps=50,
             save_strategy="no",
             report_to="none",
-            remove_unused_columns=False,
             dataloader_num_workers=0,
             dataloader_pin_memory=torch.cuda.is_available(),
             seed=args.seed,
             disable_tqdm=False,
         ),
-        train_dataset=train_pairs,
-        data_collator=VideoCaptioningCollator(processor, max_length=config.max_caption_length),
+        features["train"],
+        train_split="train",
     )
     trainer.train()
 
