@@ -142,7 +142,7 @@ def caption_with_attention(
     feature_extractor = processor.feature_extractor
     frames, mask = load_video(video, num_frames=feature_extractor.num_frames, fps=feature_extractor.fps)
     frames = frames[mask.astype(bool)]
-    inputs = processor(videos=[video], return_tensors="pt")
+    inputs = processor(videos=[frames], do_sample_frames=False, return_tensors="pt")
     sequence = model.generate(**inputs, **generate_kwargs)[0]
     word_ids = _caption_word_ids(sequence.tolist(), model.config)
     if not word_ids:

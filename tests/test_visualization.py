@@ -10,7 +10,7 @@ from transformers import ResNetConfig
 
 from hf_vidcap import S2VTForVideoCaptioning, SALSTMForVideoCaptioning, load_video
 from hf_vidcap.cli import main
-from hf_vidcap.processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+from hf_vidcap.processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor, video_io
 from hf_vidcap.visualization import caption_with_attention, plot_attention
 
 
@@ -105,10 +105,17 @@ def test_plot_rejects_inputs_that_do_not_agree(kwargs, message):
 # ---------------------------------------------------------------------------------------------- caption_with_attention
 
 
-def test_caption_with_attention_gives_the_frames_and_weights_of_generation(sa_lstm, tiny_clips):
+def test_caption_with_attention_gives_the_frames_and_weights_of_generation(sa_lstm, tiny_clips, monkeypatch):
     _, model, processor = sa_lstm
     video = tiny_clips["test"]["video_path"][0]
+    decoded = []
+    decode = video_io._decode_frames
+    monkeypatch.setattr(
+        video_io, "_decode_frames", lambda path, indices: decoded.append(path) or decode(path, indices)
+    )
     result = caption_with_attention(model, processor, video, num_beams=1)
+    monkeypatch.undo()
+    assert decoded == [video]  # the strip and the model inputs come from one decoding
     frames, mask = load_video(video, num_frames=8)
     np.testing.assert_array_equal(result.frames, frames[mask.astype(bool)])
 

@@ -94,6 +94,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         return_tensors: str | TensorType | None = None,
         num_frames: int | None = None,
         fps: float | None = None,
+        do_sample_frames: bool = True,
     ) -> BatchFeature:
         """
         Preprocesses one video or a batch of videos.
@@ -108,6 +109,9 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
                 Overrides `self.num_frames` for this call.
             fps (`float`, *optional*):
                 Overrides `self.fps` for this call.
+            do_sample_frames (`bool`, *optional*, defaults to `True`):
+                Whether to sample the frames. `False` takes frames in memory as they are, every one of them, for
+                frames already sampled (e.g. by [`load_video`]); video files are always sampled.
 
         Returns:
             [`BatchFeature`]: with `pixel_values_videos`, float32 of shape `[B, T, 3, height, width]`, and
@@ -115,8 +119,8 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
 
         Raises:
             [`InvalidVideoError`]: for a video that cannot be used; the message starts with its index, `videos[i]`.
-            `ValueError`: for invalid sampling arguments, an empty batch, or frames of different sizes and no
-            resizing.
+            `ValueError`: for invalid sampling arguments (or `do_sample_frames=False` with a video file), an empty
+            batch, or frames of different sizes and no resizing.
         """
         num_frames = self.num_frames if num_frames is None else num_frames
         fps = self.fps if fps is None else fps
@@ -124,7 +128,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         clips = []
         for index, video in enumerate(videos):
             try:
-                clips.append(self._load(video, num_frames, fps))
+                clips.append(self._load(video, num_frames, fps) if do_sample_frames else self._as_sampled(video))
             except InvalidVideoError as err:
                 raise InvalidVideoError(f"videos[{index}]: {err}") from err
         pixels = [self._preprocess(frames[mask.astype(bool)]) for frames, mask in clips]
@@ -155,6 +159,19 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
             return sample_frames(video, num_frames)
         raise InvalidVideoError(
             f"Expected a video path or frames of shape [T, H, W, 3], got an object of type {type(video).__name__}."
+        )
+
+    def _as_sampled(self, video: VideoInput) -> tuple[np.ndarray, np.ndarray]:
+        """Checks and converts frames already sampled into `uint8` frames `[T, H, W, 3]` and their all-ones mask."""
+        if isinstance(video, (str, os.PathLike)):
+            raise ValueError(
+                f"`do_sample_frames=False` takes frames in memory, but {os.fspath(video)!r} is a video file: files "
+                "are always sampled (decode it with `load_video` to choose its frames)."
+            )
+        if isinstance(video, (np.ndarray, torch.Tensor)):
+            return sample_frames(video, num_frames=None)
+        raise InvalidVideoError(
+            f"Expected frames of shape [T, H, W, 3], got an object of type {type(video).__name__}."
         )
 
     def _preprocess(self, frames: np.ndarray) -> torch.Tensor:

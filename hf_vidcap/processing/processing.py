@@ -69,6 +69,7 @@ class VideoCaptioningProcessor(ProcessorMixin):
         max_length: int | None = None,
         num_frames: int | None = None,
         fps: float | None = None,
+        do_sample_frames: bool = True,
         **video_streams: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor],
     ) -> BatchFeature:
         """
@@ -92,6 +93,8 @@ class VideoCaptioningProcessor(ProcessorMixin):
                 Overrides the feature extractor's `num_frames`.
             fps (`float`, *optional*):
                 Overrides the feature extractor's `fps`.
+            do_sample_frames (`bool`, *optional*, defaults to `True`):
+                `False` takes `videos` given as frames as they are, already sampled (see the feature extractor).
             **video_streams (`np.ndarray`, `torch.Tensor`, or a list of them, *optional*):
                 Extra precomputed feature streams for models that read several (e.g. G2L's `clip_features` and
                 `region_features`), by name, each ending with `_features`: one `[S_i, ..., D]` array per video
@@ -116,7 +119,9 @@ class VideoCaptioningProcessor(ProcessorMixin):
             raise ValueError("`video_attention_mask` goes with `video_features`; for `videos` it is computed.")
         data = {}
         if videos is not None:
-            data.update(self.feature_extractor(videos, num_frames=num_frames, fps=fps))
+            data.update(
+                self.feature_extractor(videos, num_frames=num_frames, fps=fps, do_sample_frames=do_sample_frames)
+            )
         elif video_features is not None:
             data.update(_pad_video_features(video_features, video_attention_mask))
         for name, stream in video_streams.items():

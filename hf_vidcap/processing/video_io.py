@@ -100,7 +100,7 @@ def load_video(
     return _pad_frames(np.stack(frames), num_frames if fps is None else None)
 
 
-def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int | None = 16) -> tuple[np.ndarray, np.ndarray]:
     """
     Samples in-memory frames the way [`load_video`] samples a file with `num_frames`.
 
@@ -108,18 +108,19 @@ def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int = 16) -> tu
         frames (`np.ndarray` or `torch.Tensor` of shape `[T, H, W, 3]`):
             RGB frames, `uint8`, or floating point in `[0, 1]` (converted to `uint8`).
         num_frames (`int`, *optional*, defaults to 16):
-            Number of frames sampled uniformly; shorter inputs are padded with black frames.
+            Number of frames sampled uniformly; shorter inputs are padded with black frames. `None` keeps every frame.
 
     Returns:
-        `tuple[np.ndarray, np.ndarray]`: the frames, `uint8` of shape `[num_frames, H, W, 3]`, and the mask, `int64` of
-        shape `[num_frames]`, 1 for a real frame and 0 for a padding frame.
+        `tuple[np.ndarray, np.ndarray]`: the frames, `uint8` of shape `[num_frames, H, W, 3]` (`[T, H, W, 3]` with
+        `num_frames=None`), and the mask, `int64` of shape `[num_frames]`, 1 for a real frame and 0 for a padding frame.
 
     Raises:
         `ValueError`: if `num_frames` is invalid.
         [`InvalidVideoError`]: if the frames have the wrong shape, no frame, the wrong dtype, or values outside
         `[0, 1]` for floating point input.
     """
-    _check_sampling_arguments(num_frames, None, None)
+    if num_frames is not None:
+        _check_sampling_arguments(num_frames, None, None)
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu()
         frames = (frames.float() if frames.is_floating_point() else frames).numpy()
@@ -134,6 +135,8 @@ def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int = 16) -> tu
         frames = np.round(frames * 255).astype(np.uint8)
     elif frames.dtype != np.uint8:
         raise InvalidVideoError(f"Frames must be uint8 or floating point in [0, 1], got dtype {frames.dtype}.")
+    if num_frames is None:
+        return _pad_frames(frames, None)
     return _pad_frames(frames[_uniform_indices(len(frames), num_frames)], num_frames)
 
 

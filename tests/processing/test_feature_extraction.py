@@ -10,6 +10,7 @@ from transformers import AutoFeatureExtractor, BatchFeature
 from hf_vidcap.processing import (
     InvalidVideoError,
     VideoCaptioningFeatureExtractor,
+    load_video,
     register_processing_auto_classes,
 )
 
@@ -99,6 +100,29 @@ def test_call_time_sampling_overrides(videos):
     assert extractor(videos["short"])["video_attention_mask"].tolist() == [[1, 1, 1, 1]]
     assert extractor(videos["short"], num_frames=6)["video_attention_mask"].tolist() == [[1] * 5 + [0]]
     assert extractor(videos["short"], fps=8)["video_attention_mask"].tolist() == [[1, 1]]
+
+
+def test_frames_already_sampled_are_taken_as_they_are(videos):
+    """`do_sample_frames=False`: every frame in memory, real, whatever the sampling settings; the same pixels as the
+    file those frames were decoded from."""
+    extractor = VideoCaptioningFeatureExtractor(num_frames=None, fps=8, size=8)
+    frames, mask = load_video(videos["counter"], num_frames=None, fps=8)
+    batch = extractor([frames, counter_frames(3)], do_sample_frames=False, return_tensors="pt")
+    assert batch["video_attention_mask"].tolist() == [[1] * 8, [1, 1, 1] + [0] * 5]
+    torch.testing.assert_close(
+        batch["pixel_values_videos"][:1], extractor(videos["counter"], return_tensors="pt")["pixel_values_videos"]
+    )
+    np.testing.assert_allclose(
+        batch["pixel_values_videos"][1, :3].mean(dim=(2, 3)).numpy(),
+        np.stack([expected_pixels(i) for i in range(3)]),
+        atol=1e-5,
+    )
+    with pytest.raises(
+        ValueError, match=r"`do_sample_frames=False` takes frames in memory, but .*counter.* is a video file"
+    ):
+        extractor([frames, videos["counter"]], do_sample_frames=False)
+    with pytest.raises(InvalidVideoError, match=r"videos\[0\]: Frames must have shape \[T, H, W, 3\]"):
+        extractor(np.zeros((8, 3, 16, 16), np.uint8), do_sample_frames=False)
 
 
 def test_errors_name_the_index_and_the_path(videos):
