@@ -165,9 +165,12 @@ class TwoStreamS2VT(S2VTForVideoCaptioning):
         return VideoStream("clip_features", 5), VideoStream("region_features", 4, frame_stride=3, num_regions=2)
 
     def encode_pixel_streams(self, pixel_values_videos, video_attention_mask, names):
-        if names == ["clip_features"]:
-            return {"clip_features": torch.zeros(*pixel_values_videos.shape[:2], 5)}
-        return super().encode_pixel_streams(pixel_values_videos, video_attention_mask, names)
+        streams = {"clip_features": torch.zeros(*pixel_values_videos.shape[:2], 5)} if "clip_features" in names else {}
+        rest = [name for name in names if name not in streams]
+        return {
+            **streams,
+            **(super().encode_pixel_streams(pixel_values_videos, video_attention_mask, rest) if rest else {}),
+        }
 
 
 @pytest.mark.parametrize("with_backbone", [False, True])

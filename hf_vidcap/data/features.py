@@ -357,7 +357,7 @@ def _encode_frame_sequence(
     inputs = (pixels[None].to(device), torch.ones(1, len(pixels), dtype=torch.long, device=device))
     if region_grid_size is None:
         return (encoder(*inputs)[0],)
-    return tuple(encoded[0] for encoded in encoder.forward_with_regions(*inputs, region_grid_size))
+    return tuple(encoded[0] for encoded in encoder(*inputs, region_grid_size, with_frame_features=True))
 
 
 class _VideoBatchEncoder:

@@ -359,8 +359,11 @@ class G2LForVideoCaptioning(VideoCaptioningPreTrainedModel):
         self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor, names: list[str]
     ) -> dict[str, torch.Tensor]:
         """Clip features from the video model over windows around every frame; region features as the
-        `sqrt(num_regions)`-a-side grid of the 2-D backbone's spatial map on the middle frame of every group. Asked
-        for with the frame features, the regions come from the same backbone pass."""
+        `sqrt(num_regions)`-a-side grid of the 2-D backbone's spatial map on the middle frame of every group.
+
+        Asked for with the frame features, the regions come from the same backbone pass over every real frame, as
+        feature extraction takes them (a trainable backbone in training mode then normalizes its batches over every
+        frame, not only the region frames)."""
         backbones = {"clip_features": "clip_vision_config", "region_features": "vision_config"}
         for name in names:
             if name in backbones and getattr(self.config, backbones[name]) is None:
@@ -378,8 +381,8 @@ class G2LForVideoCaptioning(VideoCaptioningPreTrainedModel):
             rows = torch.arange(len(steps), device=steps.device)[:, None]
             step_mask = self.video_streams()[1].step_mask(video_attention_mask)
             if "video_features" in names:
-                streams["video_features"], regions = self.vision_model.forward_with_regions(
-                    pixels, video_attention_mask, grid_size
+                streams["video_features"], regions = self.vision_model(
+                    pixels, video_attention_mask, region_grid_size=grid_size, with_frame_features=True
                 )
                 streams["region_features"] = regions[rows, steps] * step_mask[:, :, None, None].to(regions.dtype)
             else:

@@ -158,7 +158,8 @@ class FrameFeatureEncoder(nn.Module):
         pixel_values_videos: torch.Tensor,
         video_attention_mask: torch.Tensor,
         region_grid_size: int | None = None,
-    ) -> torch.Tensor:
+        with_frame_features: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Encode the real frames; padding frames get zero features.
 
         Args:
@@ -167,26 +168,20 @@ class FrameFeatureEncoder(nn.Module):
             region_grid_size (`int`, *optional*):
                 If given, each frame gives the cells of its spatial map average-pooled to a
                 `region_grid_size x region_grid_size` grid, as region features, instead of one pooled vector.
+            with_frame_features (`bool`, *optional*, defaults to `False`):
+                With `region_grid_size`, return the pooled features as well, from the same backbone pass.
 
         Returns:
-            `torch.Tensor` of shape `(batch_size, num_frames, output_size)`, or with `region_grid_size`
-            `(batch_size, num_frames, region_grid_size**2, channels)` (cells in row-major order).
+            `torch.Tensor` of shape `(batch_size, num_frames, output_size)`; with `region_grid_size`,
+            `(batch_size, num_frames, region_grid_size**2, channels)` (cells in row-major order), after the pooled
+            features if `with_frame_features`.
         """
-        pooling = self._pool if region_grid_size is None else partial(self._regions, region_grid_size=region_grid_size)
-        return self._encode_real_frames(pixel_values_videos, video_attention_mask, pooling)[0]
-
-    def forward_with_regions(
-        self, pixel_values_videos: torch.Tensor, video_attention_mask: torch.Tensor, region_grid_size: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Both outputs of [`~FrameFeatureEncoder.forward`], the pooled features and the regions of every frame, from
-        one backbone pass.
-
-        Returns:
-            `tuple(torch.Tensor, torch.Tensor)`: `(batch_size, num_frames, output_size)` and
-            `(batch_size, num_frames, region_grid_size**2, channels)`.
-        """
+        if region_grid_size is None:
+            return self._encode_real_frames(pixel_values_videos, video_attention_mask, self._pool)[0]
         regions = partial(self._regions, region_grid_size=region_grid_size)
-        return self._encode_real_frames(pixel_values_videos, video_attention_mask, self._pool, regions)
+        if with_frame_features:
+            return self._encode_real_frames(pixel_values_videos, video_attention_mask, self._pool, regions)
+        return self._encode_real_frames(pixel_values_videos, video_attention_mask, regions)[0]
 
     def _encode_real_frames(
         self,

@@ -247,6 +247,13 @@ def test_pixels_give_all_three_streams():
     assert sum(frames_read) == 9
     frames_only, _ = model.get_video_features(pixel_values_videos=pixels, video_attention_mask=mask)
     torch.testing.assert_close(streams["video_features"], frames_only)
+    # The regions of that pass equal the backbone run on the region frames alone, and a padding step is zero.
+    short = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    shared = model.get_video_inputs(pixel_values_videos=pixels, video_attention_mask=short)["region_features"]
+    with torch.no_grad():
+        alone = model.encode_pixel_streams(pixels, short, ["region_features"])["region_features"]
+    torch.testing.assert_close(shared, alone)  # (no standardization in this config)
+    assert not shared[1, 1].any() and shared[1, 0].any()
     with torch.no_grad():
         # Frame 0's clip is frames (0, 0) (the window starts one frame before, clamped); video 1's region step 1 reads
         # frame 4, past its 4 real frames: the last real frame, 3.
