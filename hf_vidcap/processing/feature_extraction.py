@@ -35,6 +35,9 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
             Frames sampled uniformly per video (shorter videos are padded). With `fps`, the most frames per video.
         fps (`float`, *optional*):
             If given, frames are taken at this rate from video files instead (arrays have no frame rate).
+        do_sample_frames (`bool`, *optional*, defaults to `True`):
+            Whether to sample the frames of each video. `False` takes frames in memory as they are, every one of them
+            real (for frames already sampled); video files cannot be read that way.
         do_resize (`bool`, *optional*, defaults to `True`):
             Whether to resize frames to `size`.
         size (`dict[str, int]`, *optional*, defaults to `{"height": 112, "width": 112}`):
@@ -60,6 +63,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         self,
         num_frames: int | None = 16,
         fps: float | None = None,
+        do_sample_frames: bool = True,
         do_resize: bool = True,
         size: int | dict[str, int] | None = None,
         resample: str = "bilinear",
@@ -79,6 +83,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
             raise ValueError(f"`size` must be a positive int or a dict with 'height' and 'width', got {size!r}.")
         self.num_frames = num_frames
         self.fps = fps
+        self.do_sample_frames = do_sample_frames
         self.do_resize = do_resize
         self.size = size
         self.resample = resample
@@ -94,7 +99,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         return_tensors: str | TensorType | None = None,
         num_frames: int | None = None,
         fps: float | None = None,
-        do_sample_frames: bool = True,
+        do_sample_frames: bool | None = None,
     ) -> BatchFeature:
         """
         Preprocesses one video or a batch of videos.
@@ -109,9 +114,10 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
                 Overrides `self.num_frames` for this call.
             fps (`float`, *optional*):
                 Overrides `self.fps` for this call.
-            do_sample_frames (`bool`, *optional*, defaults to `True`):
-                Whether to sample the frames. `False` takes frames in memory as they are, every one of them, for
-                frames already sampled (e.g. by [`load_video`]); video files are always sampled.
+            do_sample_frames (`bool`, *optional*):
+                Overrides `self.do_sample_frames` for this call. With `False`, `num_frames` and `fps` are not used, and
+                each video must be frames in memory, all real: for frames from [`load_video`], pass
+                `frames[mask.astype(bool)]`, without its padding frames.
 
         Returns:
             [`BatchFeature`]: with `pixel_values_videos`, float32 of shape `[B, T, 3, height, width]`, and
@@ -119,11 +125,12 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
 
         Raises:
             [`InvalidVideoError`]: for a video that cannot be used; the message starts with its index, `videos[i]`.
-            `ValueError`: for invalid sampling arguments (or `do_sample_frames=False` with a video file), an empty
-            batch, or frames of different sizes and no resizing.
+            `ValueError`: for invalid sampling arguments, a video file with `do_sample_frames=False`, an empty batch,
+            or frames of different sizes and no resizing.
         """
         num_frames = self.num_frames if num_frames is None else num_frames
         fps = self.fps if fps is None else fps
+        do_sample_frames = self.do_sample_frames if do_sample_frames is None else do_sample_frames
         videos = _as_video_list(videos)
         clips = []
         for index, video in enumerate(videos):

@@ -69,7 +69,7 @@ class VideoCaptioningProcessor(ProcessorMixin):
         max_length: int | None = None,
         num_frames: int | None = None,
         fps: float | None = None,
-        do_sample_frames: bool = True,
+        do_sample_frames: bool | None = None,
         **video_streams: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor],
     ) -> BatchFeature:
         """
@@ -93,8 +93,9 @@ class VideoCaptioningProcessor(ProcessorMixin):
                 Overrides the feature extractor's `num_frames`.
             fps (`float`, *optional*):
                 Overrides the feature extractor's `fps`.
-            do_sample_frames (`bool`, *optional*, defaults to `True`):
-                `False` takes `videos` given as frames as they are, already sampled (see the feature extractor).
+            do_sample_frames (`bool`, *optional*):
+                Overrides the feature extractor's `do_sample_frames`: `False` takes `videos` given as frames as they
+                are, already sampled.
             **video_streams (`np.ndarray`, `torch.Tensor`, or a list of them, *optional*):
                 Extra precomputed feature streams for models that read several (e.g. G2L's `clip_features` and
                 `region_features`), by name, each ending with `_features`: one `[S_i, ..., D]` array per video

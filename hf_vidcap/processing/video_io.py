@@ -112,7 +112,8 @@ def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int | None = 16
 
     Returns:
         `tuple[np.ndarray, np.ndarray]`: the frames, `uint8` of shape `[num_frames, H, W, 3]` (`[T, H, W, 3]` with
-        `num_frames=None`), and the mask, `int64` of shape `[num_frames]`, 1 for a real frame and 0 for a padding frame.
+        `num_frames=None`), and the mask, `int64` of shape `[num_frames]` (`[T]`), 1 for a real frame and 0 for a
+        padding frame.
 
     Raises:
         `ValueError`: if `num_frames` is invalid.

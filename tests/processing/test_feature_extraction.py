@@ -28,7 +28,7 @@ def expected_pixels(index: int) -> np.ndarray:
 
 def test_defaults():
     extractor = VideoCaptioningFeatureExtractor()
-    assert extractor.num_frames == 16 and extractor.fps is None
+    assert extractor.num_frames == 16 and extractor.fps is None and extractor.do_sample_frames
     assert extractor.size == {"height": 112, "width": 112} and extractor.resample == "bilinear"
     assert extractor.do_resize and extractor.do_rescale and extractor.do_normalize
     assert extractor.rescale_factor == pytest.approx(1 / 255)
@@ -102,7 +102,7 @@ def test_call_time_sampling_overrides(videos):
     assert extractor(videos["short"], fps=8)["video_attention_mask"].tolist() == [[1, 1]]
 
 
-def test_frames_already_sampled_are_taken_as_they_are(videos):
+def test_frames_already_sampled_are_taken_as_they_are(videos, tmp_path):
     """`do_sample_frames=False`: every frame in memory, real, whatever the sampling settings; the same pixels as the
     file those frames were decoded from."""
     extractor = VideoCaptioningFeatureExtractor(num_frames=None, fps=8, size=8)
@@ -123,6 +123,12 @@ def test_frames_already_sampled_are_taken_as_they_are(videos):
         extractor([frames, videos["counter"]], do_sample_frames=False)
     with pytest.raises(InvalidVideoError, match=r"videos\[0\]: Frames must have shape \[T, H, W, 3\]"):
         extractor(np.zeros((8, 3, 16, 16), np.uint8), do_sample_frames=False)
+    # As a setting, saved and reloaded; a call can still turn sampling back on.
+    presampled = VideoCaptioningFeatureExtractor(num_frames=4, size=8, do_sample_frames=False)
+    presampled.save_pretrained(tmp_path)
+    reloaded = VideoCaptioningFeatureExtractor.from_pretrained(tmp_path)
+    assert reloaded(counter_frames(6))["video_attention_mask"].tolist() == [[1] * 6]
+    assert reloaded(counter_frames(6), do_sample_frames=True)["video_attention_mask"].tolist() == [[1] * 4]
 
 
 def test_errors_name_the_index_and_the_path(videos):
