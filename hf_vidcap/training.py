@@ -432,6 +432,11 @@ def build_seq2seq_trainer(
         if eval_dataset is not None:
             check_dataset(eval_dataset, model, eval_split)
             references = list(eval_dataset["captions"])
+            if unreferenced := [index for index, captions in enumerate(references) if not captions]:
+                raise ValueError(
+                    f"The {eval_split} split has clips without reference captions (rows {unreferenced[:5]}"
+                    f"{', ...' if len(unreferenced) > 5 else ''}): every clip scored needs at least one."
+                )
             # Each clip's first reference is the target of the evaluation loss; all of them score the captions.
             eval_dataset = eval_dataset.add_column("caption", [captions[0] for captions in references])
             compute_metrics = CaptionMetrics(processor, references)

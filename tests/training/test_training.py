@@ -5,13 +5,14 @@ import runpy
 import numpy as np
 import pytest
 from datasets import Dataset, load_from_disk
-from transformers import AutoModel, EvalPrediction
+from transformers import AutoModel, EvalPrediction, Seq2SeqTrainingArguments
 
 from hf_vidcap.modeling import ARCHITECTURES
 from hf_vidcap.training import (
     CaptionMetrics,
     build_model,
     build_processor,
+    build_seq2seq_trainer,
     check_dataset,
     format_metric_table,
     parse_config_overrides,
@@ -76,6 +77,18 @@ def test_check_dataset_says_what_is_missing(feature_dataset_dir):
     with pytest.raises(ValueError, match="has videos .* and the model has no vision backbone"):
         check_dataset(videos, model, "test")
     check_dataset(split.remove_columns("captions"), model, "test", needs_captions=False)
+
+
+def test_an_evaluation_clip_without_references_is_named(feature_dataset_dir, tmp_path):
+    model = build_model("s2vt", vocab_size=11, video_feature_size=8, config_overrides=TINY_S2VT)
+    splits = load_from_disk(feature_dataset_dir)
+    train = splits["train"]
+    processor = build_processor(train)
+    captions = [[] if index == 1 else clip for index, clip in enumerate(splits["test"]["captions"])]
+    test = splits["test"].remove_columns("captions").add_column("captions", captions)
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
+    with pytest.raises(ValueError, match=r"The test split has clips without reference captions \(rows \[1\]\)"):
+        build_seq2seq_trainer(model, processor, args, train, test, eval_split="test")
 
 
 def test_caption_metrics_drop_the_padding_rows_of_the_last_step():
