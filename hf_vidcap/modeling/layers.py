@@ -76,7 +76,8 @@ def vision_feature_size(vision_config: PreTrainedConfig, pooling: VisionFeatureP
 class FrameFeatureEncoder(nn.Module):
     """Runs a transformers vision model over every real frame of a batch of videos, in chunks.
 
-    A frozen backbone (the default) stays in eval mode and runs without gradients, whatever mode the captioner is in.
+    A frozen backbone (the default) stays in eval mode, its parameters require no gradient (so optimizers and DDP
+    leave them out) and it runs without gradients, whatever mode the captioner is in.
 
     Args:
         vision_config ([`PreTrainedConfig`]): config of any transformers vision model (ResNet, ConvNeXt, ViT, ...).
@@ -103,13 +104,14 @@ class FrameFeatureEncoder(nn.Module):
         self.freeze = freeze
         self.frame_chunk_size = frame_chunk_size
         self.output_size = vision_feature_size(vision_config, pooling, grid_size)
-        if freeze:
-            self.backbone.requires_grad_(False)
-            self.backbone.eval()
+        self.train(self.training)
 
     def train(self, mode: bool = True) -> FrameFeatureEncoder:
         super().train(mode)
         if self.freeze:
+            # Frozen again at every mode switch: loading weights (`from_pretrained`, which ends with `eval()`) puts
+            # new parameters in, which require gradients.
+            self.backbone.requires_grad_(False)
             self.backbone.eval()
         return self
 

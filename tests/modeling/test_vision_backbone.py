@@ -75,6 +75,19 @@ def test_frozen_backbone_gets_no_gradient_and_stays_in_eval_mode():
     assert model.lm_head.weight.grad is not None
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_a_reloaded_backbone_is_frozen_as_configured(tmp_path, freeze):
+    """transformers' loading puts in new parameters, which require gradients: a frozen backbone must stay out of the
+    trainable parameters (an optimizer or DDP would otherwise take them)."""
+    model = tiny_captioner(freeze_vision_model=freeze)
+    model.save_pretrained(tmp_path)
+    reloaded = S2VTForVideoCaptioning.from_pretrained(tmp_path)
+    assert all(p.requires_grad != freeze for p in reloaded.vision_model.parameters())
+    assert reloaded.num_parameters(only_trainable=True) == model.num_parameters(only_trainable=True)
+    reloaded.train()
+    assert reloaded.vision_model.backbone.training != freeze
+
+
 def test_trainable_backbone_gets_gradient():
     model = tiny_captioner(freeze_vision_model=False).train()
     pixels, mask = frames()
