@@ -595,22 +595,22 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         use_cache = use_cache if use_cache is not None else not self.training
+        text_name = self._check_text_inputs(input_ids, labels)
         if input_ids is None:
-            if labels is None:
-                raise ValueError("Pass `input_ids` or `labels` (the decoder inputs are built from the labels).")
             input_ids = self.shift_tokens_right(labels)
-        if input_ids.shape[1] == 0:
-            raise ValueError("`input_ids` is empty: start decoding with at least the `<bos>` token.")
 
         if past_key_values is None:
             streams = {name: kwargs[name] for name in self._stream_names() if name in kwargs}
-            past_key_values = self.encode_video(
-                **self.get_video_inputs(video_features, pixel_values_videos, video_attention_mask, **streams)
-            )
-        elif past_key_values.batch_size != input_ids.shape[0]:
+            video = self.get_video_inputs(video_features, pixel_values_videos, video_attention_mask, **streams)
+            self._check_batch_size(text_name, input_ids, len(video["video_attention_mask"]), "videos")
+            past_key_values = self.encode_video(**video)
+        elif not isinstance(past_key_values, RecurrentState):
             raise ValueError(
-                f"`past_key_values` holds {past_key_values.batch_size} videos but `input_ids` has {input_ids.shape[0]} rows."
+                f"`past_key_values` must be the `RecurrentState` an earlier call returned, got a "
+                f"{type(past_key_values).__name__}."
             )
+        else:
+            self._check_batch_size(text_name, input_ids, past_key_values.batch_size, "videos in `past_key_values`")
         logits, state, attentions = self.decode(input_ids, past_key_values, output_attentions=bool(output_attentions))
 
         loss = None
@@ -632,6 +632,33 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             attentions=attentions if output_attentions else None,
         )
         return output if return_dict else output.to_tuple()
+
+    @staticmethod
+    def _check_text_inputs(input_ids: torch.Tensor | None, labels: torch.Tensor | None) -> str:
+        """Check that the word inputs are `(batch_size, sequence_length)` id tensors, with labels the shape of the
+        inputs they follow, and return the name of the one decoding is driven by."""
+        if input_ids is None and labels is None:
+            raise ValueError("Pass `input_ids` or `labels` (the decoder inputs are built from the labels).")
+        for name, ids in (("input_ids", input_ids), ("labels", labels)):
+            if ids is not None and (not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.is_floating_point()):
+                shape = list(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
+                raise ValueError(
+                    f"`{name}` must be a 2-D tensor of word ids (batch_size, sequence_length), got {shape}."
+                )
+        name, ids = ("input_ids", input_ids) if input_ids is not None else ("labels", labels)
+        if ids.shape[1] == 0:
+            raise ValueError(f"`{name}` is empty (shape {list(ids.shape)}): there is no word to decode.")
+        if input_ids is not None and labels is not None and input_ids.shape != labels.shape:
+            raise ValueError(
+                f"`labels` has shape {list(labels.shape)} but `input_ids` has {list(input_ids.shape)}: each label is the "
+                "word that follows the input at its position."
+            )
+        return name
+
+    @staticmethod
+    def _check_batch_size(name: str, ids: torch.Tensor, num_videos: int, videos: str) -> None:
+        if len(ids) != num_videos:
+            raise ValueError(f"`{name}` has {len(ids)} rows but there are {num_videos} {videos}: give one per video.")
 
     def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
         """Encode each video once into the state decoding starts from. `generate()` has already repeated every video

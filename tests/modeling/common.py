@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, DynamicCache
 
 from hf_vidcap.modeling import RecurrentState, VideoCaptioningPreTrainedModel
 
@@ -268,6 +268,40 @@ class VideoCaptioningModelTesterMixin:
         )
 
     # ------------------------------------------------------------------ bad input
+
+    def test_bad_word_inputs_raise_clear_errors(self):
+        """Word inputs that do not fit the videos are named before any recurrent kernel sees them (a raw LSTM call
+        given a state of another batch size corrupts memory instead of raising)."""
+        model = self.get_model()
+        video = self.get_inputs(model)
+        labels = self.get_labels()[:, :3]
+        cases = [
+            (
+                {"labels": labels.repeat(2, 1)},
+                rf"`labels` has {2 * self.batch_size} rows but there are {self.batch_size} videos",
+            ),
+            ({"input_ids": labels[:1]}, rf"`input_ids` has 1 rows but there are {self.batch_size} videos"),
+            ({"input_ids": labels[0]}, r"`input_ids` must be a 2-D tensor of word ids .*got \[3\]"),
+            ({"labels": labels.float()}, r"`labels` must be a 2-D tensor of word ids"),
+            (
+                {"input_ids": labels, "labels": labels[:, :2]},
+                r"`labels` has shape \[\d+, 2\] but `input_ids` has \[\d+, 3\]",
+            ),
+            ({"labels": labels[:, :0]}, r"`labels` is empty"),
+            ({}, r"Pass `input_ids` or `labels`"),
+        ]
+        for words, message in cases:
+            with pytest.raises(ValueError, match=message):
+                model(**video, **words)
+        state = model(**video, input_ids=labels[:, :1], use_cache=True).past_key_values
+        with pytest.raises(
+            ValueError, match=rf"`input_ids` has 1 rows but there are {self.batch_size} videos in `past_key_values`"
+        ):
+            model(input_ids=labels[:1, :1], past_key_values=state)
+        with pytest.raises(ValueError, match=r"`past_key_values` must be the `RecurrentState`.*got a DynamicCache"):
+            model(**video, input_ids=labels[:, :1], past_key_values=DynamicCache())
+        with pytest.raises(ValueError, match=rf"`input_ids` has 1 rows but there are {self.batch_size} videos"):
+            model.generate(**video, input_ids=labels[:1, :1], max_new_tokens=2)
 
     def test_bad_video_inputs_raise_clear_errors(self):
         model = self.get_model()
