@@ -229,6 +229,9 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     - `decode(input_ids, state, output_attentions) -> (logits, state, attentions)`: consume a whole sequence of word ids
       (teacher forcing, in whole-sequence recurrent calls) or a single one (generation) and return the new state.
 
+    Its word embedding is named `word_embedding` and its output layer `lm_head`, so that `resize_token_embeddings`
+    grows both when words are added to the tokenizer.
+
     An architecture reading more streams than the frame features overrides `video_streams()` (and, to compute them
     from pixels, `encode_pixel_streams()`, which also computes the frame features so that one backbone pass can give
     both).
@@ -284,6 +287,18 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                         init.ones_(param[module.hidden_size : 2 * module.hidden_size])
         else:
             super()._init_weights(module)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.word_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.word_embedding = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head = new_embeddings
 
     # ------------------------------------------------------------------ architecture interface
 

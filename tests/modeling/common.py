@@ -248,6 +248,26 @@ class VideoCaptioningModelTesterMixin:
             torch.testing.assert_close(loaded(**inputs, labels=labels).logits, model(**inputs, labels=labels).logits)
             assert torch.equal(loaded.generate(**inputs, num_beams=2), model.generate(**inputs, num_beams=2))
 
+    def test_resizing_the_vocabulary_keeps_the_known_words(self, tmp_path):
+        """Words added to the tokenizer: `resize_token_embeddings` grows the word embedding and the output layer, and
+        the scores of the known words stay as they were."""
+        model = self.get_model()
+        inputs, ids = self.get_inputs(model), torch.full((self.batch_size, 1), BOS)
+        with torch.no_grad():
+            before = model(**inputs, input_ids=ids).logits
+            model.resize_token_embeddings(VOCAB_SIZE + 3, mean_resizing=False)
+            after = model(**inputs, input_ids=torch.cat([ids, ids.new_full(ids.shape, VOCAB_SIZE + 2)], dim=1)).logits
+        assert model.config.vocab_size == VOCAB_SIZE + 3 and after.shape[-1] == VOCAB_SIZE + 3
+        assert (
+            model.get_input_embeddings().num_embeddings == model.get_output_embeddings().out_features == VOCAB_SIZE + 3
+        )
+        torch.testing.assert_close(after[:, 0, :VOCAB_SIZE], before[:, 0])
+        model.save_pretrained(tmp_path)
+        reloaded = AutoModel.from_pretrained(tmp_path)
+        assert reloaded.word_embedding.weight.data_ptr() != reloaded.lm_head.weight.data_ptr()
+        with torch.no_grad():
+            torch.testing.assert_close(reloaded(**inputs, input_ids=ids).logits, after[:, :1])
+
     def test_trust_remote_code_load_without_hf_vidcap(self, tmp_path):
         model = self.get_model()
         inputs = self.get_inputs(model)
