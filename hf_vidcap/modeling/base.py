@@ -56,7 +56,8 @@ class VideoCaptioningConfig(PreTrainedConfig):
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initializer of linear and embedding weights.
         max_caption_length (`int`, *optional*, defaults to 30):
-            Default maximum number of generated tokens (written to the generation config).
+            Default maximum number of generated tokens (written to the generation config as `max_length`, which counts
+            the `<bos>` token too).
         pad_token_id (`int`, *optional*, defaults to 0), bos_token_id (`int`, *optional*, defaults to 1),
         eos_token_id (`int`, *optional*, defaults to 2):
             Special token ids of the word-level tokenizer.
@@ -262,7 +263,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 mean_name, std_name = stream.statistics_names
                 self.register_buffer(mean_name, torch.zeros(stream.feature_size))
                 self.register_buffer(std_name, torch.ones(stream.feature_size))
-        self.generation_config.max_new_tokens = config.max_caption_length
+        # As `max_length` (`<bos>` and the words), so that a `max_length` or `max_new_tokens` given to generate() wins.
+        self.generation_config.max_length = config.max_caption_length + 1
 
     @classmethod
     def can_generate(cls) -> bool:

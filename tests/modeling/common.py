@@ -202,6 +202,16 @@ class VideoCaptioningModelTesterMixin:
         assert torch.equal(cached[:, :3], prefix)
         assert torch.equal(cached, model.generate(**inputs, use_cache=False, **kwargs))
 
+    def test_caption_length_defaults_to_the_config_and_yields_to_generate_arguments(self):
+        """`max_caption_length` words by default; `max_length` (as `Seq2SeqTrainer(generation_max_length=...)` passes
+        it) and `max_new_tokens` given to generate() win over it."""
+        model = self.get_model(max_caption_length=4)
+        model.generation_config.eos_token_id = None  # decode to the limit
+        inputs = self.get_inputs(model)
+        assert model.generate(**inputs).shape[1] == 5
+        assert model.generate(**inputs, max_length=3).shape[1] == 3
+        assert model.generate(**inputs, max_new_tokens=6, num_beams=2).shape[1] == 7
+
     def test_beam_search_depends_on_reordering_the_state(self, monkeypatch):
         """The equivalence above has teeth: a state that is not reordered gives different beams."""
         model = self.get_model()
