@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers import GenerationConfig, GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
 from transformers.models.auto import AutoConfig
@@ -56,8 +56,8 @@ class VideoCaptioningConfig(PreTrainedConfig):
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initializer of linear and embedding weights.
         max_caption_length (`int`, *optional*, defaults to 30):
-            Default maximum number of generated tokens (written to the generation config as `max_length`, which counts
-            the `<bos>` token too).
+            Default maximum number of generated tokens: what `generate()` uses unless given `max_new_tokens` or
+            `max_length` (as arguments or in a generation config).
         pad_token_id (`int`, *optional*, defaults to 0), bos_token_id (`int`, *optional*, defaults to 1),
         eos_token_id (`int`, *optional*, defaults to 2):
             Special token ids of the word-level tokenizer.
@@ -263,8 +263,6 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 mean_name, std_name = stream.statistics_names
                 self.register_buffer(mean_name, torch.zeros(stream.feature_size))
                 self.register_buffer(std_name, torch.ones(stream.feature_size))
-        # As `max_length` (`<bos>` and the words), so that a `max_length` or `max_new_tokens` given to generate() wins.
-        self.generation_config.max_length = config.max_caption_length + 1
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -447,7 +445,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         if missing and pixel_values_videos is None:
             raise ValueError(
                 f"{type(self).__name__} also reads {', '.join(f'`{name}`' for name in missing)}: pass "
-                f"{'it' if len(missing) == 1 else 'them'} with `video_features` (see `model.video_streams()`)."
+                f"{'it' if len(missing) == 1 else 'them'} with `video_features` (see `model.video_streams()`; a "
+                "`Trainer` keeps such columns with `remove_unused_columns=False`)."
             )
         video_attention_mask = inputs["video_attention_mask"]
         batch_size, num_frames = video_attention_mask.shape
@@ -582,6 +581,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         past_key_values: RecurrentState | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         num_items_in_batch: int | torch.Tensor | None = None,
         **kwargs: Any,
@@ -604,12 +604,19 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 Whether to return the state. Defaults to `True` in eval mode, `False` in training.
             output_attentions (`bool`, *optional*):
                 Whether to return the attention weights over frames (architectures that attend).
+            output_hidden_states (`bool`, *optional*):
+                Not supported (`True` raises): the recurrent models return logits, attentions and their state.
             num_items_in_batch (`int`, *optional*):
                 Number of label tokens across the whole (accumulated) batch; the loss is then a sum divided by it,
                 as `Trainer` expects for exact gradient accumulation.
             **kwargs:
                 The extra video streams the architecture reads, by name (see `video_streams()`; e.g. `clip_features`).
         """
+        if output_hidden_states:
+            raise ValueError(
+                f"{type(self).__name__} does not return hidden states (`output_hidden_states=True`): its outputs are "
+                "the logits, the recurrent state (`past_key_values`) and, for models that attend, `attentions`."
+            )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         use_cache = use_cache if use_cache is not None else not self.training
         text_name = self._check_text_inputs(input_ids, labels)
@@ -677,6 +684,19 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         if len(ids) != num_videos:
             raise ValueError(f"`{name}` has {len(ids)} rows but there are {num_videos} {videos}: give one per video.")
 
+    def generate(
+        self, inputs: torch.Tensor | None = None, generation_config: GenerationConfig | None = None, **kwargs: Any
+    ) -> torch.LongTensor | ModelOutput:
+        """[`~GenerationMixin.generate`], with at most `config.max_caption_length` new tokens unless a length is given:
+        `max_new_tokens` or `max_length`, as arguments (as `Seq2SeqTrainer(generation_max_length=...)` passes it) or in
+        a generation config. Keeping the default out of the generation config lets either one win without a clash."""
+        configs = [config for config in (generation_config, self.generation_config) if config is not None]
+        lengths = [kwargs.get("max_new_tokens"), kwargs.get("max_length")]
+        lengths += [value for config in configs for value in (config.max_new_tokens, config.max_length)]
+        if all(length is None for length in lengths):
+            kwargs["max_new_tokens"] = self.config.max_caption_length
+        return super().generate(inputs, generation_config, **kwargs)
+
     def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
         """Encode each video once into the state decoding starts from. `generate()` has already repeated every video
         for its beams (or returned sequences); the repeats share one encoding instead of each reading the video."""
@@ -712,7 +732,11 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     ) -> dict[str, Any]:
         """With a state, feed the tokens it has not consumed yet (the video is already in it); without one
         (`use_cache=False`), feed the whole sequence and the video so that `forward` recomputes everything."""
-        inputs: dict[str, Any] = {"use_cache": use_cache, "output_attentions": output_attentions}
+        inputs: dict[str, Any] = {
+            "use_cache": use_cache,
+            "output_attentions": output_attentions,
+            "output_hidden_states": kwargs.get("output_hidden_states"),
+        }
         if past_key_values is not None:
             new_tokens = input_ids[:, past_key_values.get_seq_length() :]
             return {**inputs, "input_ids": new_tokens, "past_key_values": past_key_values}

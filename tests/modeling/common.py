@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, DynamicCache
+from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText, DynamicCache, GenerationConfig
 
 from hf_vidcap.modeling import RecurrentState, VideoCaptioningPreTrainedModel
 
@@ -202,15 +202,17 @@ class VideoCaptioningModelTesterMixin:
         assert torch.equal(cached[:, :3], prefix)
         assert torch.equal(cached, model.generate(**inputs, use_cache=False, **kwargs))
 
-    def test_caption_length_defaults_to_the_config_and_yields_to_generate_arguments(self):
-        """`max_caption_length` words by default; `max_length` (as `Seq2SeqTrainer(generation_max_length=...)` passes
-        it) and `max_new_tokens` given to generate() win over it."""
-        model = self.get_model(max_caption_length=4)
-        model.generation_config.eos_token_id = None  # decode to the limit
+    def test_caption_length_defaults_to_the_config_and_yields_to_generate_arguments(self, tmp_path):
+        """`max_caption_length` words by default, also when changed at loading; `max_length` (as
+        `Seq2SeqTrainer(generation_max_length=...)` passes it) and `max_new_tokens` given to generate() win over it."""
+        model = self.get_model(max_caption_length=4, eos_token_id=None)  # no <eos>: decode to the limit
         inputs = self.get_inputs(model)
         assert model.generate(**inputs).shape[1] == 5
         assert model.generate(**inputs, max_length=3).shape[1] == 3
         assert model.generate(**inputs, max_new_tokens=6, num_beams=2).shape[1] == 7
+        assert model.generate(**inputs, generation_config=GenerationConfig(max_length=2)).shape[1] == 2
+        model.save_pretrained(tmp_path)
+        assert AutoModel.from_pretrained(tmp_path, max_caption_length=2).generate(**inputs).shape[1] == 3
 
     def test_beam_search_depends_on_reordering_the_state(self, monkeypatch):
         """The equivalence above has teeth: a state that is not reordered gives different beams."""
@@ -332,6 +334,8 @@ class VideoCaptioningModelTesterMixin:
             model(**video, input_ids=labels[:, :1], past_key_values=DynamicCache())
         with pytest.raises(ValueError, match=rf"`input_ids` has 1 rows but there are {self.batch_size} videos"):
             model.generate(**video, input_ids=labels[:1, :1], max_new_tokens=2)
+        with pytest.raises(ValueError, match="does not return hidden states"):
+            model.generate(**video, output_hidden_states=True, return_dict_in_generate=True, max_new_tokens=2)
 
     def test_bad_video_inputs_raise_clear_errors(self):
         model = self.get_model()
