@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 import torch
 from torch import nn
@@ -86,6 +86,24 @@ class VideoCaptioningConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        for name in ("pad_token_id", "bos_token_id"):
+            if not isinstance(getattr(self, name), int):
+                raise ValueError(
+                    f"`{name}` must be a token id (the tokenizer's `<{name.split('_')[0]}>`), got "
+                    f"{getattr(self, name)!r}: captions are padded with `<pad>` and decoded from `<bos>`."
+                )
+        if self.vision_feature_pooling not in get_args(VisionFeaturePooling):
+            raise ValueError(
+                f"`vision_feature_pooling` must be one of {get_args(VisionFeaturePooling)}, got "
+                f"{self.vision_feature_pooling!r}."
+            )
+        for name in ("frame_chunk_size", "vision_feature_grid_size", "max_caption_length"):
+            if (
+                isinstance(getattr(self, name), bool)
+                or not isinstance(getattr(self, name), int)
+                or getattr(self, name) < 1
+            ):
+                raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)!r}.")
         if self.vision_config is not None:
             self.video_feature_size = vision_feature_size(
                 self.vision_config, self.vision_feature_pooling, self.vision_feature_grid_size

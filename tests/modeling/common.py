@@ -301,6 +301,20 @@ class VideoCaptioningModelTesterMixin:
 
     # ------------------------------------------------------------------ bad input
 
+    @pytest.mark.parametrize(
+        "field, value, message",
+        [
+            ("pad_token_id", None, r"`pad_token_id` must be a token id \(the tokenizer's `<pad>`\), got None"),
+            ("bos_token_id", None, r"`bos_token_id` must be a token id"),
+            ("vision_feature_pooling", "max", r"`vision_feature_pooling` must be one of \('mean'.*got 'max'"),
+            ("frame_chunk_size", 0, r"`frame_chunk_size` must be a positive integer, got 0"),
+            ("max_caption_length", 0, r"`max_caption_length` must be a positive integer"),
+        ],
+    )
+    def test_bad_config_values_are_named_when_the_config_is_made(self, field, value, message):
+        with pytest.raises(ValueError, match=message):
+            self.model_class.config_class(**{**self.tiny_config_kwargs(), field: value})
+
     def test_bad_word_inputs_raise_clear_errors(self):
         """Word inputs that do not fit the videos are named before any recurrent kernel sees them (a raw LSTM call
         given a state of another batch size corrupts memory instead of raising)."""
