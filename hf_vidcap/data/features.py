@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 from datasets import Array2D, Array3D, Dataset, DatasetDict, Features, concatenate_datasets, load_from_disk
+from datasets.arrow_writer import ArrowWriter
 from torch.nn.utils.rnn import pad_sequence
 from transformers import AutoModel, PreTrainedConfig
 from transformers.utils import FEATURE_EXTRACTOR_NAME, logging
@@ -777,19 +778,24 @@ def _extract_chunks(
             batch_encoder = _VideoBatchEncoder(encoders, feature_extractor, video_column, dtype, skipped, progress)
             chunk_dir = _chunk_dir(output_dir, name, index)
             chunk_dir.parent.mkdir(parents=True, exist_ok=True)
+            features = _output_features(rows, encoders, dtype)
             with _atomic_path(chunk_dir) as path:
                 path.mkdir()
-                rows.map(
-                    batch_encoder,
-                    batched=True,
-                    batch_size=batch_size,
-                    writer_batch_size=batch_size,
-                    features=_output_features(rows, encoders, dtype),
-                    remove_columns=rows.column_names,
-                    cache_file_name=str(path / CHUNK_DATA_FILE),
-                    load_from_cache_file=False,
-                    new_fingerprint=hashlib.sha256(str(chunk_dir.absolute()).encode()).hexdigest()[:32],
-                )
+                if len(rows) == 0:  # (an empty split) `map` writes nothing for no rows: the columns alone
+                    with ArrowWriter(features=features, path=str(path / CHUNK_DATA_FILE)) as writer:
+                        writer.finalize()
+                else:
+                    rows.map(
+                        batch_encoder,
+                        batched=True,
+                        batch_size=batch_size,
+                        writer_batch_size=batch_size,
+                        features=features,
+                        remove_columns=rows.column_names,
+                        cache_file_name=str(path / CHUNK_DATA_FILE),
+                        load_from_cache_file=False,
+                        new_fingerprint=hashlib.sha256(str(chunk_dir.absolute()).encode()).hexdigest()[:32],
+                    )
                 (path / CHUNK_SKIPPED_FILE).write_text(json.dumps(skipped))
     finally:
         if progress_bars_were_enabled:
@@ -812,7 +818,10 @@ def _combine_chunks(splits: DatasetDict, output_dir: Path, chunk_size: int) -> N
         combined[name] = concatenate_datasets([Dataset.from_file(str(path / CHUNK_DATA_FILE)) for path in chunk_dirs])
         for path in chunk_dirs:
             skipped += [{"split": name, **record} for record in json.loads((path / CHUNK_SKIPPED_FILE).read_text())]
-    DatasetDict(combined).save_to_disk(output_dir)
+    # An empty split (no video, or none readable) needs one shard: with none, `load_from_disk` cannot read it back.
+    DatasetDict(combined).save_to_disk(
+        output_dir, num_shards={name: 1 for name in combined if not len(combined[name])}
+    )
     with _atomic_path(output_dir / SKIPPED_VIDEOS_FILE) as path:
         path.write_text("".join(json.dumps(record) + "\n" for record in skipped))
     settings = json.loads((output_dir / SETTINGS_FILE).read_text())

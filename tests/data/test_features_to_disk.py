@@ -191,6 +191,30 @@ def test_unreadable_videos_are_skipped_and_reported(tmp_path, clips, encoder, fe
     assert "does not exist" in report[1]["reason"]
 
 
+def test_empty_and_unreadable_splits_are_saved_with_their_columns(tmp_path, clips, encoder, feature_extractor):
+    """A split with no video (a small dataset of one's own) and one whose every video is unreadable both load back,
+    empty but with the columns of the others, and a second run finds the extraction complete."""
+    unreadable = tmp_path / "unreadable.mp4"
+    unreadable.write_bytes(b"not a video")
+    splits = DatasetDict(
+        {
+            "train": clips["train"].select(range(2)),
+            "validation": clips["train"].select([]),
+            "test": Dataset.from_dict(
+                {"video_id": ["bad"], "video_path": [str(unreadable)], "captions": [["a"]]},
+                features=clips["train"].features,
+            ),
+        }
+    )
+    output_dir = tmp_path / "features"
+    for _ in range(2):
+        result = extract_video_features_to_disk(splits, output_dir, encoder, feature_extractor, **RUN)
+        saved = load_from_disk(output_dir)
+        assert {name: len(split) for name, split in saved.items()} == {"train": 2, "validation": 0, "test": 0}
+        assert saved["validation"].features == saved["test"].features == saved["train"].features
+        assert {name: len(split) for name, split in result.items()} == {"train": 2, "validation": 0, "test": 0}
+
+
 def test_float16_storage(tmp_path, clips, encoder, feature_extractor, reference):
     result = extract_video_features_to_disk(
         clips["test"], tmp_path / "features", encoder, feature_extractor, dtype="float16", **RUN
