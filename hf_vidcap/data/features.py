@@ -624,7 +624,7 @@ def _settings(
         "chunk_size": chunk_size,
         "video_column": video_column,
         "feature_extractor": feature_extractor.to_dict(),
-        "splits": {name: _split_signature(split, video_column) for name, split in splits.items()},
+        "splits": {name: _split_signature(split) for name, split in splits.items()},
     }
     return json.loads(json.dumps(settings))
 
@@ -637,13 +637,14 @@ def _weights_sha256(module: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def _split_signature(split: Dataset, video_column: str) -> dict[str, Any]:
-    """The number of rows and a digest of the video paths (and ids), read a batch at a time."""
+def _split_signature(split: Dataset) -> dict[str, Any]:
+    """The number of rows and a digest of every column (video paths, ids, captions, ...), read a batch at a time: the
+    output carries the columns beside the features, so a dataset whose captions were edited is another dataset."""
     digest = hashlib.sha256()
-    columns = [name for name in ("video_id", video_column) if name in split.column_names]
-    for batch in split.select_columns(columns).iter(batch_size=10_000):
+    columns = sorted(split.column_names)
+    for batch in split.iter(batch_size=10_000):
         for column in columns:
-            digest.update("\0".join(map(str, batch[column])).encode())
+            digest.update(f"{column}\0{json.dumps(batch[column], default=str)}\0".encode())
     return {"num_rows": len(split), "sha256": digest.hexdigest()}
 
 

@@ -249,6 +249,11 @@ def test_bad_input_gets_a_clear_error_and_no_file_is_touched(tmp_path, clips, en
         extract_video_features_to_disk(clips, reference, encoder, feature_extractor, batch_size=2, chunk_size=4)
     with pytest.raises(ValueError, match="other settings .*splits"):
         extract_video_features_to_disk(clips["test"].select(range(2)), reference, encoder, feature_extractor, **RUN)
+    edited = clips["test"].map(lambda row: {"captions": [*row["captions"], "an edited caption"]})
+    with pytest.raises(ValueError, match="other settings .*splits"):  # the output would keep the old captions
+        extract_video_features_to_disk(
+            DatasetDict({**clips, "test": edited}), reference, encoder, feature_extractor, **RUN
+        )
     other = load_frame_encoder(TINY_RESNET, pooling="grid", grid_size=2)  # new random weights
     with pytest.raises(ValueError, match="other settings .*backbone_weights_sha256"):
         extract_video_features_to_disk(clips, reference, other, feature_extractor, **RUN)
