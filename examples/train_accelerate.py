@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
     if missing:  # Accelerate leaves out the trackers it cannot import, with a mere log message
         raise ValueError(f"--report-to {args.report_to}: {', '.join(sorted(missing))} is not installed.")
     set_seed(args.seed)
-    prepare_output_dir(output_dir, resuming=args.resume_from_checkpoint is not None)
+    prepare_output_dir(output_dir, args.resume_from_checkpoint)
 
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)

@@ -48,7 +48,7 @@ def main() -> None:
     captioning_args, training_args = HfArgumentParser(
         (CaptioningArguments, Seq2SeqTrainingArguments)
     ).parse_args_into_dataclasses()
-    prepare_output_dir(training_args.output_dir, resuming=training_args.resume_from_checkpoint is not None)
+    prepare_output_dir(training_args.output_dir, training_args.resume_from_checkpoint)
     set_seed(training_args.seed)
     dataset = load_captioning_dataset(captioning_args.dataset)
     train_dataset = select_split(dataset, captioning_args.train_split)

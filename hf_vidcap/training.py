@@ -50,18 +50,31 @@ def select_split(dataset: DatasetDict, split: str) -> Dataset:
     return dataset[split]
 
 
-def prepare_output_dir(output_dir: str | os.PathLike, resuming: bool = False) -> None:
+def prepare_output_dir(
+    output_dir: str | os.PathLike, resume_from_checkpoint: str | os.PathLike | bool | None = None
+) -> None:
     """Create a training run's output folder, refusing a non-empty one unless the run resumes from a checkpoint there,
     so that no file of the user's (or of an earlier run) is overwritten.
 
+    Args:
+        output_dir (`str` or `os.PathLike`): the run's output folder.
+        resume_from_checkpoint (`str`, `os.PathLike` or `bool`, *optional*): the checkpoint the run resumes from, as
+            `Trainer.train` takes it: `True` (or `"latest"`) for the latest one in `output_dir`, or a path. A
+            checkpoint elsewhere does not make a non-empty `output_dir` the run's own.
+
     Raises:
-        `FileExistsError`: for a non-empty folder and a run that does not resume.
+        `FileExistsError`: for a non-empty folder and a run that does not resume from a checkpoint inside it.
     """
     output_dir = Path(output_dir)
-    if not resuming and output_dir.is_dir() and any(output_dir.iterdir()):
+    resumes_here = resume_from_checkpoint in (True, "latest") or (
+        isinstance(resume_from_checkpoint, (str, os.PathLike))
+        and Path(resume_from_checkpoint).resolve().is_relative_to(output_dir.resolve())
+    )
+    if not resumes_here and output_dir.is_dir() and any(output_dir.iterdir()):
+        elsewhere = f" (the checkpoint {resume_from_checkpoint} is not in it)" if resume_from_checkpoint else ""
         raise FileExistsError(
-            f"The output folder {output_dir} is not empty; pass a new folder, or resume the run it holds with "
-            "--resume-from-checkpoint."
+            f"The output folder {output_dir} is not empty{elsewhere}; pass a new folder, or resume the run it holds "
+            "with --resume-from-checkpoint."
         )
     output_dir.mkdir(parents=True, exist_ok=True)
 

@@ -34,8 +34,7 @@ def train_command(args: argparse.Namespace) -> None:
             f"--report-to {args.report_to}: {', '.join(missing)} is not installed (installed: "
             f"{', '.join(sorted(trackers - {'all'}))})."
         )
-    resuming = args.resume_from_checkpoint is not None
-    prepare_output_dir(args.output_dir, resuming=resuming)
+    prepare_output_dir(args.output_dir, args.resume_from_checkpoint)
     set_seed(args.seed)
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)

@@ -114,7 +114,14 @@ def test_output_folder_is_new_empty_or_resumed(tmp_path):
     (tmp_path / "new" / "checkpoint-1").mkdir()
     with pytest.raises(FileExistsError, match="is not empty"):
         prepare_output_dir(tmp_path / "new")
-    prepare_output_dir(tmp_path / "new", resuming=True)
+    prepare_output_dir(tmp_path / "new", resume_from_checkpoint=True)
+    prepare_output_dir(tmp_path / "new", resume_from_checkpoint=tmp_path / "new" / "checkpoint-1")
+    (tmp_path / "elsewhere" / "checkpoint-2").mkdir(parents=True)
+    with pytest.raises(
+        FileExistsError, match=r"is not empty \(the checkpoint .*elsewhere.checkpoint-2 is not in it\)"
+    ):
+        prepare_output_dir(tmp_path / "new", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
+    prepare_output_dir(tmp_path / "fresh", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
 
 
 def test_seq2seq_example_trains_and_saves_a_loadable_model(repo_root, feature_dataset_dir, tmp_path, monkeypatch):
