@@ -17,7 +17,7 @@ from typing import Any, ClassVar, get_args
 
 import torch
 from torch import nn
-from transformers import GenerationConfig, GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
 from transformers.models.auto import AutoConfig
@@ -56,8 +56,8 @@ class VideoCaptioningConfig(PreTrainedConfig):
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initializer of linear and embedding weights.
         max_caption_length (`int`, *optional*, defaults to 30):
-            Default maximum number of generated tokens: what `generate()` uses unless given `max_new_tokens` or
-            `max_length` (as arguments or in a generation config).
+            Default maximum number of generated words: the generation config's `max_length` is one more (for `<bos>`).
+            `max_new_tokens` or `max_length` given to `generate()` win over it.
         pad_token_id (`int`, *optional*, defaults to 0), bos_token_id (`int`, *optional*, defaults to 1),
         eos_token_id (`int`, *optional*, defaults to 2):
             Special token ids of the word-level tokenizer.
@@ -281,6 +281,9 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 mean_name, std_name = stream.statistics_names
                 self.register_buffer(mean_name, torch.zeros(stream.feature_size))
                 self.register_buffer(std_name, torch.ones(stream.feature_size))
+        # As `max_length` (`<bos>` and the words): a length given to generate() wins, and `Seq2SeqTrainer`, which fills
+        # the generation config's unset fields with transformers' defaults (`max_length=20`), leaves it alone.
+        self.generation_config.max_length = config.max_caption_length + 1
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -701,19 +704,6 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     def _check_batch_size(name: str, ids: torch.Tensor, num_videos: int, videos: str) -> None:
         if len(ids) != num_videos:
             raise ValueError(f"`{name}` has {len(ids)} rows but there are {num_videos} {videos}: give one per video.")
-
-    def generate(
-        self, inputs: torch.Tensor | None = None, generation_config: GenerationConfig | None = None, **kwargs: Any
-    ) -> torch.LongTensor | ModelOutput:
-        """[`~GenerationMixin.generate`], with at most `config.max_caption_length` new tokens unless a length is given:
-        `max_new_tokens` or `max_length`, as arguments (as `Seq2SeqTrainer(generation_max_length=...)` passes it) or in
-        a generation config. Keeping the default out of the generation config lets either one win without a clash."""
-        configs = [config for config in (generation_config, self.generation_config) if config is not None]
-        lengths = [kwargs.get("max_new_tokens"), kwargs.get("max_length")]
-        lengths += [value for config in configs for value in (config.max_new_tokens, config.max_length)]
-        if all(length is None for length in lengths):
-            kwargs["max_new_tokens"] = self.config.max_caption_length
-        return super().generate(inputs, generation_config, **kwargs)
 
     def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
         """Encode each video once into the state decoding starts from. `generate()` has already repeated every video

@@ -50,6 +50,8 @@ def test_output_holds_the_model_processor_and_evaluation(trained, feature_datase
     model = AutoModel.from_pretrained(trained)
     assert model.config.model_type == "vidcap_s2vt" and model.config.hidden_size == 16
     assert model.config.video_feature_size == 8 and model.config.dropout == 0.1
+    # Evaluating through Seq2SeqTrainer left the caption length alone (it fills unset generation fields, max_length 20).
+    assert model.generation_config.max_length == model.config.max_caption_length + 1
     # Training ends with generated captions of the validation split scored by the trainer; `hf-vidcap evaluate` reads
     # the saved folder, generates on its own (unpadded batches, no trainer) and finds the same scores.
     trainer_scores = json.loads((trained / "eval_results.json").read_text())
