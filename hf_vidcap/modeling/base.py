@@ -565,7 +565,9 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
 
         Args:
             mean (`torch.Tensor` of shape `(feature_size,)`): mean of the training features.
-            std (`torch.Tensor` of shape `(feature_size,)`): their standard deviation (clamped away from 0).
+            std (`torch.Tensor` of shape `(feature_size,)`): their standard deviation. A dimension constant in
+                training (below 1e-6) is only centred (its std taken as 1): dividing by its tiny spread would blow
+                up any value it takes on other videos.
             input_name (`str`, *optional*, defaults to `"video_features"`): the stream they belong to (one of
                 `video_streams()` for architectures that read several).
         """
@@ -583,7 +585,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             )
         mean_name, std_name = stream.statistics_names
         getattr(self, mean_name).copy_(mean)
-        getattr(self, std_name).copy_(std.clamp(min=1e-6))
+        getattr(self, std_name).copy_(torch.where(std < 1e-6, torch.ones_like(std), std))
 
     def shift_tokens_right(self, labels: torch.LongTensor) -> torch.LongTensor:
         """Decoder inputs for teacher forcing: `<bos>` followed by the labels, -100 replaced by `<pad>`."""

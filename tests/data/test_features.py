@@ -64,7 +64,8 @@ def test_statistics_match_numpy_and_standardize_inside_the_model(tiny_clips, cap
     model.set_video_feature_statistics(mean, std)
     row = dataset.with_format("torch")[0]
     features, mask = model.get_video_features(video_features=row["video_features"][None])
-    torch.testing.assert_close(features[0], (row["video_features"] - mean) / std.clamp(min=1e-6))
+    constant = std < 1e-6  # e.g. a ReLU channel never active on the training frames: only centred
+    torch.testing.assert_close(features[0], (row["video_features"] - mean) / torch.where(constant, 1.0, std))
     # The pixel path is standardized the same way, so reloaded models caption videos as they were trained.
     pixels = processor(videos=[row["video_path"]], return_tensors="pt")
     from_pixels, _ = model.get_video_features(
@@ -73,6 +74,17 @@ def test_statistics_match_numpy_and_standardize_inside_the_model(tiny_clips, cap
     torch.testing.assert_close(from_pixels, features, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="shape"):
         model.set_video_feature_statistics(mean[:3], std)
+
+
+def test_a_dimension_constant_in_training_is_only_centred(captioner_and_processor):
+    """Dividing by the tiny spread of a dimension constant in training would blow up any value it takes elsewhere."""
+    model, _ = captioner_and_processor
+    mean, std = torch.zeros(64), torch.full((64,), 2.0)
+    std[5] = 0.0
+    model.set_video_feature_statistics(mean, std)
+    features = torch.full((1, 3, 64), 0.01)
+    standardized, _ = model.get_video_features(video_features=features)
+    assert standardized[0, 0, 5] == pytest.approx(0.01) and standardized[0, 0, 4] == pytest.approx(0.005)
 
 
 def test_statistics_are_saved_with_the_weights(tmp_path, captioner_and_processor):
