@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, get_args
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -23,7 +23,7 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.models.auto import AutoConfig
 from transformers.utils import ModelOutput
 
-from .layers import FrameFeatureEncoder, VisionFeaturePooling, vision_feature_size
+from .layers import FrameFeatureEncoder, VisionFeaturePooling, check_vision_pooling, vision_feature_size
 
 
 class VideoCaptioningConfig(PreTrainedConfig):
@@ -92,12 +92,8 @@ class VideoCaptioningConfig(PreTrainedConfig):
                     f"`{name}` must be a token id (the tokenizer's `<{name.split('_')[0]}>`), got "
                     f"{getattr(self, name)!r}: captions are padded with `<pad>` and decoded from `<bos>`."
                 )
-        if self.vision_feature_pooling not in get_args(VisionFeaturePooling):
-            raise ValueError(
-                f"`vision_feature_pooling` must be one of {get_args(VisionFeaturePooling)}, got "
-                f"{self.vision_feature_pooling!r}."
-            )
-        for name in ("frame_chunk_size", "vision_feature_grid_size", "max_caption_length"):
+        check_vision_pooling(self.vision_feature_pooling, self.vision_feature_grid_size, prefix="vision_feature_")
+        for name in ("frame_chunk_size", "max_caption_length"):
             if (
                 isinstance(getattr(self, name), bool)
                 or not isinstance(getattr(self, name), int)

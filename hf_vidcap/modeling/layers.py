@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -52,6 +52,15 @@ def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (features * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+def check_vision_pooling(pooling: str, grid_size: int, prefix: str = "") -> None:
+    """Raise a `ValueError` naming `{prefix}pooling` or `{prefix}grid_size` if the frame pooling is not one of
+    [`VisionFeaturePooling`] or the grid side is not a positive integer."""
+    if pooling not in get_args(VisionFeaturePooling):
+        raise ValueError(f"`{prefix}pooling` must be one of {get_args(VisionFeaturePooling)}, got {pooling!r}.")
+    if isinstance(grid_size, bool) or not isinstance(grid_size, int) or grid_size < 1:
+        raise ValueError(f"`{prefix}grid_size` must be a positive integer, got {grid_size!r}.")
+
+
 def vision_feature_size(vision_config: PreTrainedConfig, pooling: VisionFeaturePooling, grid_size: int) -> int:
     """The length of the per-frame feature vector a [`FrameFeatureEncoder`] produces.
 
@@ -63,6 +72,7 @@ def vision_feature_size(vision_config: PreTrainedConfig, pooling: VisionFeatureP
     Returns:
         `int`: the feature size.
     """
+    check_vision_pooling(pooling, grid_size)
     hidden_sizes = getattr(vision_config, "hidden_sizes", None)
     channels = hidden_sizes[-1] if hidden_sizes else getattr(vision_config, "hidden_size", None)
     if channels is None:

@@ -233,6 +233,8 @@ def test_bad_input_gets_a_clear_error_and_no_file_is_touched(tmp_path, clips, en
         extract_video_features_to_disk(clips.remove_columns("video_path"), tmp_path / "a", encoder, feature_extractor)
     with pytest.raises(ValueError, match="neither a local folder"):
         load_frame_encoder(tmp_path / "no-such-model")
+    with pytest.raises(ValueError, match="`grid_size` must be a positive integer, got 0"):  # 0 values per frame
+        load_frame_encoder(TINY_RESNET, pooling="grid", grid_size=0)
     with pytest.raises(ValueError, match="both `num_shards` and `shard_index`"):
         extract_video_features_to_disk(clips, tmp_path / "b", encoder, feature_extractor, num_shards=2)
 
