@@ -312,6 +312,24 @@ class _StreamEncoders:
             columns[REGION_FEATURES_COLUMN] = Array3D(shape=shape, dtype=dtype)
         return columns
 
+    def check_frames(self, feature_extractor: VideoCaptioningFeatureExtractor) -> None:
+        """Encode one blank frame of the size `feature_extractor` resizes to, so that backbones that cannot read such
+        frames (a text model, a ViT made for another image size, ...) are named before anything is written."""
+        if not feature_extractor.do_resize:
+            return
+        height, width = feature_extractor.size["height"], feature_extractor.size["width"]
+        try:
+            with torch.inference_mode():
+                self.encode([torch.zeros(1, 3, height, width)])
+        except (RuntimeError, ValueError, TypeError) as error:
+            backbones = " and ".join(
+                type(encoder.backbone).__name__ for encoder in (self.frames, self.clips) if encoder is not None
+            )
+            raise ValueError(
+                f"The backbone ({backbones}) cannot encode {height}x{width} RGB frames, the size of the feature "
+                f"extractor: {str(error).splitlines()[0]}"
+            ) from error
+
     @property
     def region_feature_size(self) -> int:
         return vision_feature_size(self.frames.backbone.config, "mean", 1)
@@ -539,8 +557,9 @@ def extract_video_features_to_disk(
         a shard of a run sharded with `num_shards`.
 
     Raises:
-        `ValueError`: for a dataset without `video_column`, bad shard or chunk arguments, or an `output_dir` that
-        holds features extracted with other settings or from another dataset.
+        `ValueError`: for a dataset without `video_column`, bad shard or chunk arguments, backbones that cannot
+        encode frames of the feature extractor's size, or an `output_dir` that holds features extracted with other
+        settings or from another dataset.
         `FileExistsError`: if `output_dir` holds files this function did not write.
     """
     encoders = _StreamEncoders.resolve(encoder, clip_encoder, region_grid_size, region_frame_stride)
@@ -555,6 +574,7 @@ def extract_video_features_to_disk(
     shard_index, num_shards, distributed, owns_process_group = _resolve_shard(num_shards, shard_index)
     try:
         settings = _settings(splits, encoders, feature_extractor, chunk_size, dtype, video_column)
+        encoders.check_frames(feature_extractor)
         if _prepare_output_dir(output_dir, settings, encoders, feature_extractor):
             return load_from_disk(output_dir)
         shard = _shard_chunks(splits, chunk_size, shard_index, num_shards)

@@ -13,7 +13,7 @@ from transformers import BatchFeature, FeatureExtractionMixin
 from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from transformers.utils import TensorType
 
-from .video_io import InvalidVideoError, load_video, sample_frames
+from .video_io import InvalidVideoError, check_sampling_arguments, load_video, sample_frames
 
 
 # Interpolation modes of `torch.nn.functional.interpolate` usable for frames; antialiasing applies to the first two.
@@ -75,6 +75,8 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if num_frames is not None or fps is not None:
+            check_sampling_arguments(num_frames, fps, None)
         if resample not in _RESAMPLE_MODES:
             raise ValueError(f"`resample` must be one of {_RESAMPLE_MODES}, got {resample!r}.")
         size = {"height": 112, "width": 112} if size is None else size

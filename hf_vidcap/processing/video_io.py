@@ -72,7 +72,7 @@ def load_video(
         [`InvalidVideoError`]: if the file is missing, is not a regular file, cannot be opened as a video, has no video
         stream, has no decodable frame, or is truncated or corrupt.
     """
-    _check_sampling_arguments(num_frames, fps, max_frames)
+    check_sampling_arguments(num_frames, fps, max_frames)
     path = os.fspath(video)
     if not os.path.exists(path):
         raise InvalidVideoError(f"Video file {path!r} does not exist.")
@@ -121,7 +121,7 @@ def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int | None = 16
         `[0, 1]` for floating point input.
     """
     if num_frames is not None:
-        _check_sampling_arguments(num_frames, None, None)
+        check_sampling_arguments(num_frames, None, None)
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu()
         frames = (frames.float() if frames.is_floating_point() else frames).numpy()
@@ -141,7 +141,7 @@ def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int | None = 16
     return _pad_frames(frames[_uniform_indices(len(frames), num_frames)], num_frames)
 
 
-def _check_sampling_arguments(num_frames: int | None, fps: float | None, max_frames: int | None) -> None:
+def check_sampling_arguments(num_frames: int | None, fps: float | None, max_frames: int | None) -> None:
     """Raises a `ValueError` for a sampling request that makes no sense."""
     if num_frames is None and fps is None:
         raise ValueError("Give `num_frames` or `fps` to sample a video, got neither.")

@@ -190,7 +190,7 @@ def test_an_interrupted_run_with_streams_resumes_to_the_same_result(
     forward, calls = type(g2l.clip_model).forward, []
 
     def failing_forward(module, *args):
-        if len(calls) == 2:  # chunk 0 (2 batches of 1) done, then the first batch of chunk 1 fails
+        if len(calls) == 3:  # the check on a blank frame and chunk 0 (2 batches) done, then chunk 1's first fails
             raise RuntimeError("interrupted")
         calls.append(1)
         return forward(module, *args)

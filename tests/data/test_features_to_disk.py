@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 from datasets import Dataset, DatasetDict, load_from_disk
-from transformers import ResNetConfig
+from transformers import ResNetConfig, ViTConfig
 
 import hf_vidcap.data.collator
 import hf_vidcap.data.features
@@ -115,8 +115,9 @@ def test_an_interrupted_run_resumes_where_it_stopped_with_the_same_result(
     tmp_path, monkeypatch, clips, encoder, feature_extractor, reference
 ):
     output_dir = tmp_path / "features"
-    # Batches of chunk 0 (videos 0-1, 2) succeed, then the first batch of chunk 1 fails.
-    count_encoded_frames(monkeypatch, encoder, fail_after_calls=2)
+    # The check of the backbone on one blank frame and the batches of chunk 0 (videos 0-1, 2) succeed, then the first
+    # batch of chunk 1 fails.
+    count_encoded_frames(monkeypatch, encoder, fail_after_calls=3)
     with pytest.raises(RuntimeError, match="interrupted"):
         extract_video_features_to_disk(clips, output_dir, encoder, feature_extractor, **RUN)
     assert [path.name for path in (output_dir / "chunks" / "train").iterdir()] == ["00000"]
@@ -128,12 +129,12 @@ def test_an_interrupted_run_resumes_where_it_stopped_with_the_same_result(
     frames = count_encoded_frames(monkeypatch, encoder)
     resumed = extract_video_features_to_disk(clips, output_dir, encoder, feature_extractor, **RUN)
     assert VideoFeaturesInfo.load(output_dir).backbone_path.joinpath("config.json").is_file()
-    assert sum(frames) == (11 - 3) * NUM_FRAMES  # only the 8 videos after the complete chunk
+    assert sum(frames) == 1 + (11 - 3) * NUM_FRAMES  # the blank frame, then the 8 videos after the complete chunk
     assert_same_datasets(resumed, load_from_disk(reference))
 
     frames.clear()
     again = extract_video_features_to_disk(clips, output_dir, encoder, feature_extractor, **RUN)
-    assert frames == []  # a complete folder is just loaded
+    assert frames == [1]  # a complete folder is just loaded (after the check of the backbone)
     assert_same_datasets(again, resumed)
 
 
@@ -149,13 +150,13 @@ def test_shards_combine_into_the_dataset_of_one_run(
             )
             is None
         )
-    assert sum(frames) == 11 * NUM_FRAMES  # every video once, over both shards
+    assert sum(frames) == 2 + 11 * NUM_FRAMES  # every video once over both shards, after each run's blank frame
     assert sorted(path.name for path in (output_dir / "chunks" / "train").iterdir()) == ["00000", "00001", "00002"]
     assert not (output_dir / "dataset_dict.json").exists()
 
     frames.clear()
     combined = extract_video_features_to_disk(clips, output_dir, encoder, feature_extractor, **RUN)
-    assert frames == []
+    assert frames == [1]  # the check of the backbone only
     assert_same_datasets(combined, load_from_disk(reference))
 
 
@@ -237,6 +238,15 @@ def test_bad_input_gets_a_clear_error_and_no_file_is_touched(tmp_path, clips, en
         load_frame_encoder(TINY_RESNET, pooling="grid", grid_size=0)
     with pytest.raises(ValueError, match="both `num_shards` and `shard_index`"):
         extract_video_features_to_disk(clips, tmp_path / "b", encoder, feature_extractor, num_shards=2)
+
+    vit = load_frame_encoder(
+        ViTConfig(
+            image_size=16, patch_size=8, hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8
+        )
+    )
+    with pytest.raises(ValueError, match=r"The backbone \(ViTModel\) cannot encode 32x32 RGB frames"):
+        extract_video_features_to_disk(clips, tmp_path / "vit", vit, feature_extractor)
+    assert not (tmp_path / "vit").exists()  # nothing claimed: the corrected command may use the folder
 
     user_folder = tmp_path / "mine"
     user_folder.mkdir()

@@ -157,7 +157,15 @@ def test_different_frame_sizes_need_resizing(videos):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"resample": "lanczos"}, {"size": {"height": 8}}, {"size": 0}, {"image_mean": [0.5, 0.5]}]
+    "kwargs",
+    [
+        {"resample": "lanczos"},
+        {"size": {"height": 8}},
+        {"size": 0},
+        {"image_mean": [0.5, 0.5]},
+        {"num_frames": 0},
+        {"num_frames": None, "fps": -1},
+    ],
 )
 def test_invalid_settings(kwargs):
     with pytest.raises(ValueError):
