@@ -88,3 +88,20 @@ def test_console_script_is_installed():
     assert executable, "the hf-vidcap console script is not on PATH (pip install -e . installs it)"
     result = subprocess.run([executable, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "caption" in result.stdout and "demo" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["caption", "a.mp4", "--model", "m", "--num-beams", "0"],
+        ["evaluate", "--model", "m", "--dataset", "d", "--batch-size", "0"],
+        ["train", "--dataset", "d", "--output-dir", "o", "--per-device-train-batch-size", "-1"],
+        ["extract-features", "--dataset", "d", "--output", "o", "--vision-model", "v", "--chunk-size", "0"],
+    ],
+)
+def test_counts_and_sizes_below_one_are_usage_errors(argv, capsys):
+    """A beam count or batch size of 0 failed deep inside (a ZeroDivisionError, or after the training steps had run)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err.splitlines()[-1]

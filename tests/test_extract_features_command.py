@@ -130,8 +130,9 @@ def test_g2l_streams_train_a_g2l_that_computes_them_from_the_video_files(argumen
 def test_stream_options_are_checked(arguments, tmp_path, capsys):
     assert main([*arguments, "--clip-num-frames", "3", "--output", str(tmp_path / "out")]) == 2
     assert "--clip-num-frames needs a clip model" in capsys.readouterr().err
-    assert main([*arguments, "--region-grid-size", "0", "--output", str(tmp_path / "out")]) == 2
-    assert "`region_grid_size` must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a usage error of argparse
+        main([*arguments, "--region-grid-size", "0", "--output", str(tmp_path / "out")])
+    assert "argument --region-grid-size: must be at least 1, got 0" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("{}")
     assert (
         main([*arguments, "--clip-vision-config", str(tmp_path / "bad.json"), "--output", str(tmp_path / "out")]) == 2

@@ -11,6 +11,19 @@ class InvalidInputError(ValueError):
     """A problem with what the user passed on the command line (printed as one line, exit status 2)."""
 
 
+def positive_int(value: str) -> int:
+    """An `argparse` type: a whole number of at least 1 (a count, a size), rejected with argparse's usage error."""
+    import argparse
+
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
 COMMANDS: list[str] = [
     "caption",
     "demo",

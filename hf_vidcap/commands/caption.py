@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import InvalidInputError
+from . import InvalidInputError, positive_int
 
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     caption = commands.add_parser("caption", help="caption video files with a saved model")
     caption.add_argument("videos", nargs="+", help="video files")
     caption.add_argument("--model", required=True, help="folder with a saved model and processor")
-    caption.add_argument("--num-beams", type=int, default=5, help="beams for beam search (1 = greedy)")
-    caption.add_argument("--batch-size", type=int, default=8, help="videos captioned at once")
+    caption.add_argument("--num-beams", type=positive_int, default=5, help="beams for beam search (1 = greedy)")
+    caption.add_argument("--batch-size", type=positive_int, default=8, help="videos captioned at once")
     caption.add_argument(
         "--attention-plot",
         metavar="PATH",

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from . import InvalidInputError
+from . import InvalidInputError, positive_int
 from .dataset_args import add_dataset_arguments, dataset_from_args
 
 
@@ -32,6 +32,8 @@ def evaluate_command(args: argparse.Namespace) -> None:
     for flag, path in (("--predictions-file", args.predictions_file), ("--metrics-file", args.metrics_file)):
         if path is not None and Path(path).exists() and not args.overwrite:
             raise InvalidInputError(f"{flag} {path} already exists; pass another file, or --overwrite to replace it.")
+        if path is not None and not Path(path).absolute().parent.is_dir():
+            raise InvalidInputError(f"{flag} {path}: the folder {Path(path).absolute().parent} does not exist.")
     transformers_logging.disable_progress_bar()
     model, processor = load_captioner(args.model)
     split = select_split(dataset_from_args(args), args.split)
@@ -59,8 +61,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--predictions-file", help="write the captions here (coco-caption results JSON)")
     evaluate.add_argument("--metrics-file", help="write the scores here (JSON)")
     evaluate.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    evaluate.add_argument("--num-beams", type=int, default=5, help="beams for beam search (1 = greedy)")
-    evaluate.add_argument("--batch-size", type=int, default=32, help="clips captioned at once")
+    evaluate.add_argument("--num-beams", type=positive_int, default=5, help="beams for beam search (1 = greedy)")
+    evaluate.add_argument("--batch-size", type=positive_int, default=32, help="clips captioned at once")
     evaluate.add_argument(
         "--meteor", action=argparse.BooleanOptionalAction, default=True, help="score METEOR (starts Java)"
     )

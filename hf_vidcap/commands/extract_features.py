@@ -18,7 +18,7 @@ import json
 import os
 from pathlib import Path
 
-from . import InvalidInputError
+from . import InvalidInputError, positive_int
 from .dataset_args import add_dataset_arguments, dataset_from_args
 
 
@@ -125,7 +125,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--vision-config", help="JSON file of a transformers vision config, for a randomly initialised backbone"
     )
     extract.add_argument("--pooling", choices=("mean", "cls", "pooler", "grid"), default="mean", help="frame pooling")
-    extract.add_argument("--grid-size", type=int, default=1, help="side of the spatial grid kept by --pooling grid")
+    extract.add_argument(
+        "--grid-size", type=positive_int, default=1, help="side of the spatial grid kept by --pooling grid"
+    )
     streams = extract.add_argument_group(
         "clip and region features (the extra streams of G2L)",
         "Also write clip_features (one per frame, from a video model over a window around it) and region_features "
@@ -144,30 +146,36 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     streams.add_argument(
         "--clip-num-frames",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="frames per clip window (default: the video model's num_frames)",
     )
     streams.add_argument(
         "--region-grid-size",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="write region_features: the cells of an N x N grid, N*N regions a frame",
     )
     streams.add_argument(
         "--region-frame-stride",
-        type=int,
+        type=positive_int,
         default=3,
         metavar="N",
         help="regions of the middle frame of every N (default: 3)",
     )
-    extract.add_argument("--num-frames", type=int, default=16, help="frames sampled per video (the most, with --fps)")
+    extract.add_argument(
+        "--num-frames", type=positive_int, default=16, help="frames sampled per video (the most, with --fps)"
+    )
     extract.add_argument("--fps", type=float, help="take frames at this rate instead of uniformly")
-    extract.add_argument("--frame-size", type=int, default=112, help="side of the square frames fed to the backbone")
+    extract.add_argument(
+        "--frame-size", type=positive_int, default=112, help="side of the square frames fed to the backbone"
+    )
     extract.add_argument("--dtype", choices=("float32", "float16"), default="float32", help="storage dtype")
-    extract.add_argument("--batch-size", type=int, default=8, help="videos decoded and encoded at once")
-    extract.add_argument("--chunk-size", type=int, default=512, help="videos per chunk (the unit of resuming)")
-    extract.add_argument("--num-shards", type=int, help="number of processes sharing the work")
+    extract.add_argument("--batch-size", type=positive_int, default=8, help="videos decoded and encoded at once")
+    extract.add_argument(
+        "--chunk-size", type=positive_int, default=512, help="videos per chunk (the unit of resuming)"
+    )
+    extract.add_argument("--num-shards", type=positive_int, help="number of processes sharing the work")
     extract.add_argument("--shard-index", type=int, help="this process's share, 0 to --num-shards - 1")
     extract.add_argument("--device", help="device of the backbone (default: this process's GPU if any, else cpu)")
     extract.add_argument("--seed", type=int, default=0, help="seed of a random --vision-config backbone")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import InvalidInputError
+from . import InvalidInputError, positive_int
 from .captioner_args import add_captioner_arguments, captioner_from_args
 from .dataset_args import add_dataset_arguments, dataset_from_args
 
@@ -38,7 +38,7 @@ def train_command(args: argparse.Namespace) -> None:
     set_seed(args.seed)
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
-    eval_split = args.eval_split or ("validation" if "validation" in dataset else "none")
+    eval_split = args.eval_split or ("validation" if len(dataset.get("validation", ())) else "none")
     eval_dataset = None if eval_split == "none" else select_split(dataset, eval_split)
     model, processor = captioner_from_args(args, train_dataset)
     training_args = Seq2SeqTrainingArguments(
@@ -102,16 +102,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     data = train.add_argument_group("splits")
     data.add_argument("--train-split", default="train", help="split to train on")
     data.add_argument(
-        "--eval-split", help="split to evaluate on: by default 'validation' if the dataset has one; 'none' for none"
+        "--eval-split",
+        help="split to evaluate on: by default 'validation' if the dataset has clips there; 'none' for none",
     )
     add_captioner_arguments(train)
     run = train.add_argument_group("training (the Seq2SeqTrainingArguments of the same names)")
     run.add_argument("--output-dir", required=True, help="checkpoints, then the trained model and processor")
     run.add_argument("--num-train-epochs", type=float, default=10.0)
     run.add_argument("--max-steps", type=int, default=-1, help="optimizer steps in all; overrides the epochs")
-    run.add_argument("--per-device-train-batch-size", type=int, default=64)
-    run.add_argument("--per-device-eval-batch-size", type=int, default=64)
-    run.add_argument("--gradient-accumulation-steps", type=int, default=1)
+    run.add_argument("--per-device-train-batch-size", type=positive_int, default=64)
+    run.add_argument("--per-device-eval-batch-size", type=positive_int, default=64)
+    run.add_argument("--gradient-accumulation-steps", type=positive_int, default=1)
     run.add_argument("--learning-rate", type=float, default=1e-3)
     run.add_argument("--weight-decay", type=float, default=0.0)
     run.add_argument("--lr-scheduler-type", default="linear")
@@ -123,7 +124,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--save-total-limit", type=int, help="keep only the newest N checkpoints")
     run.add_argument("--eval-strategy", choices=["no", "steps", "epoch"], default="epoch")
     run.add_argument("--eval-steps", type=float)
-    run.add_argument("--num-beams", type=int, default=5, help="beams when captioning the evaluation split")
+    run.add_argument("--num-beams", type=positive_int, default=5, help="beams when captioning the evaluation split")
     run.add_argument("--report-to", default="none", help="tensorboard, wandb, trackio, all, none, ...")
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--dataloader-num-workers", type=int, default=0)

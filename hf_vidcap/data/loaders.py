@@ -102,7 +102,8 @@ def load_captioning_dataset(path: str | os.PathLike, format: str = "auto", **kwa
     if format == "folder":
         path = Path(path)
         captions_file = path if path.is_file() else _folder_captions_file(path)
-        kwargs.setdefault("videos_dir", captions_file.parent)
+        if kwargs.get("videos_dir") is None:
+            kwargs["videos_dir"] = captions_file.parent
         return load_video_folder(captions_file=captions_file, **kwargs)
     return _LOADERS[format](path, **kwargs)
 

@@ -512,6 +512,8 @@ def test_load_captioning_dataset_dispatches_by_format(tmp_path, saved_dataset_di
     assert rows(load_captioning_dataset(FIXTURES / "msrvtt")) == rows(load_msrvtt(FIXTURES / "msrvtt"))
     folder = load_captioning_dataset(FIXTURES / "folder_csv")
     assert folder["train"]["video_path"] == [str(FIXTURES / "folder_csv" / "cooking" / "pasta.mp4")]
+    # `videos_dir=None` means the default, as for the other loaders.
+    assert rows(load_captioning_dataset(FIXTURES / "folder_csv", videos_dir=None)) == rows(folder)
     elsewhere = load_captioning_dataset(FIXTURES / "folder_csv" / "captions.csv", videos_dir=tmp_path)
     assert elsewhere["train"]["video_path"] == [str(tmp_path / "cooking" / "pasta.mp4")]
     saved = load_captioning_dataset(saved_dataset_dict)

@@ -120,6 +120,7 @@ def test_existing_output_files_are_kept(saved_model, feature_dataset_dir, tmp_pa
         ("no model", "holds no config.json"),
         ("other feature size", "The test split's video_features have 8 values per frame but the model expects 16"),
         ("no dataset", "missing: no such file or folder"),
+        (["--predictions-file", "nowhere/p.json"], "--predictions-file nowhere/p.json: the folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(case, message, saved_model, feature_dataset_dir, tmp_path, capsys):

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from datasets import load_from_disk
+from datasets import DatasetDict, load_from_disk
 from safetensors.torch import load_file
 from transformers import (
     AutoModel,
@@ -106,6 +106,16 @@ def test_trains_on_videos_with_a_vision_backbone_and_captions_them(tiny_clips, t
     video = tiny_clips["test"]["video_path"][0]
     assert main(["caption", video, "--model", str(tmp_path / "run"), "--num-beams", "1"]) == 0
     assert capsys.readouterr().out.count("\n") == 1  # one caption (perhaps empty, after two steps)
+
+
+def test_an_empty_validation_split_is_not_evaluated_by_default(feature_dataset_dir, tmp_path):
+    """A small dataset of one's own often has no validation clip; the loaders still return the split, empty."""
+    splits = load_from_disk(feature_dataset_dir)
+    empty_validation = DatasetDict({**splits, "validation": splits["validation"].select([])})
+    empty_validation.save_to_disk(tmp_path / "data", num_shards={"validation": 1})  # (datasets needs a shard)
+    extra = ("--model-type", "s2vt", "--config-overrides", TINY_S2VT, "--max-steps", "1")
+    assert main(train_argv(tmp_path / "data", tmp_path / "run", *extra)) == 0
+    assert not (tmp_path / "run" / "eval_results.json").exists()
 
 
 def test_features_from_extract_features_train_a_model_that_captions_videos(tiny_clips, tmp_path, capsys):
