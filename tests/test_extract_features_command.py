@@ -138,4 +138,11 @@ def test_stream_options_are_checked(arguments, tmp_path, capsys):
         main([*arguments, "--clip-vision-config", str(tmp_path / "bad.json"), "--output", str(tmp_path / "out")]) == 2
     )
     assert capsys.readouterr().err.startswith("hf-vidcap extract-features: error: --clip-vision-config ")
+    (tmp_path / "unknown.json").write_text('{"model_type": "nosuch"}')
+    assert (
+        main([*arguments, "--clip-vision-config", str(tmp_path / "unknown.json"), "--output", str(tmp_path / "o")])
+        == 2
+    )
+    error = capsys.readouterr().err
+    assert "(Unrecognized model identifier: nosuch)." in error and len(error) < 400  # not every model type there is
     assert not (tmp_path / "out").exists()

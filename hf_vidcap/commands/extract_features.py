@@ -99,8 +99,14 @@ def _vision_config(path: str | None, option: str):
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise InvalidInputError(
             f"{option} {path}: expected a JSON file of a transformers config with its model_type, e.g. "
-            f'{{"model_type": "resnet", "hidden_sizes": [16, 32], "depths": [1, 1]}} ({error}).'
+            f'{{"model_type": "resnet", "hidden_sizes": [16, 32], "depths": [1, 1]}} ({_first_sentence(error)}).'
         ) from None
+
+
+def _first_sentence(error: Exception) -> str:
+    """The start of an error message, without the list of every transformers model type that some errors append."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return message.split(". ")[0]
 
 
 def _default_device() -> str:

@@ -75,7 +75,15 @@ def train_command(args: argparse.Namespace) -> None:
         train_split=args.train_split,
         eval_split=eval_split,
     )
-    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    except RuntimeError as error:
+        if args.resume_from_checkpoint is None or "loading state_dict" not in str(error):
+            raise
+        raise InvalidInputError(
+            f"--resume-from-checkpoint {args.resume_from_checkpoint}: the checkpoint holds a model of other sizes or "
+            "vocabulary than these options build; resume with the dataset and options of the run that saved it."
+        ) from error
     trainer.save_model()
     if eval_dataset is not None:
         metrics = trainer.evaluate()

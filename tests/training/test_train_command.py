@@ -108,6 +108,14 @@ def test_trains_on_videos_with_a_vision_backbone_and_captions_them(tiny_clips, t
     assert capsys.readouterr().out.count("\n") == 1  # one caption (perhaps empty, after two steps)
 
 
+def test_resuming_with_other_model_sizes_is_one_line(trained, feature_dataset_dir, tmp_path, capsys):
+    other_sizes = TINY_S2VT.replace("hidden_size=16", "hidden_size=12")
+    argv = train_argv(feature_dataset_dir, tmp_path / "run", "--model-type", "s2vt", "--config-overrides", other_sizes)
+    assert main([*argv, "--resume-from-checkpoint", str(trained / "checkpoint-6")]) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("hf-vidcap train: error: --resume-from-checkpoint ") and "other sizes" in error
+
+
 def test_an_empty_validation_split_is_not_evaluated_by_default(feature_dataset_dir, tmp_path):
     """A small dataset of one's own often has no validation clip; the loaders still return the split, empty."""
     splits = load_from_disk(feature_dataset_dir)
