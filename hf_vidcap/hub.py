@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoProcessor
 
 from .modeling import ARCHITECTURES, VideoCaptioningConfig, VideoCaptioningPreTrainedModel
@@ -230,7 +231,9 @@ def push_to_hub(
 
     The repository is created if needed. Every file of the saved folder is uploaded (weights, config, processor and
     tokenizer files, and the code files for `trust_remote_code=True`), plus the card of [`create_model_card`] as
-    README.md; a README.md already in the folder is uploaded instead, as the card you wrote. Nothing local is changed.
+    README.md; a README.md already in the folder is uploaded instead, as the card you wrote. Left out, as
+    `Trainer.push_to_hub` leaves them: hidden files and those under `_`, a training run's `checkpoint-*` folders
+    (optimizer and random states) and its `runs/` tracker logs. Nothing local is changed.
 
     Args:
         model ([`VideoCaptioningPreTrainedModel`], `str` or `os.PathLike`):
@@ -329,7 +332,7 @@ def _upload(
     files = sorted(
         path
         for path in folder.rglob("*")
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if path.is_file() and not any(_is_left_out(part) for part in path.relative_to(folder).parts)
     )
     operations = [
         CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=path) for path in files
@@ -350,6 +353,12 @@ def _upload(
             card = create_model_card(model, processor, created_id, **card_kwargs)
         operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
     return api.create_commit(created_id, operations, commit_message=commit_message)
+
+
+def _is_left_out(part: str) -> bool:
+    """Whether a path component keeps its file out of a push: hidden files, and a training run's checkpoints (with
+    their optimizer and random states) and tracker logs, as `Trainer.push_to_hub` leaves them out."""
+    return part.startswith((".", "_", "checkpoint-")) or part == "runs"
 
 
 def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel, VideoCaptioningProcessor]:
@@ -395,7 +404,7 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel,
             )
     try:
         model = AutoModel.from_pretrained(folder, config=config).eval()
-    except (OSError, ValueError, RuntimeError) as error:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise ValueError(f"The model saved in {folder} does not load: {error}") from None
     return model, processor
 

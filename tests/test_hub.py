@@ -8,6 +8,7 @@ import runpy
 import shutil
 import sys
 
+import huggingface_hub
 import pytest
 import torch
 from huggingface_hub import ModelCard, constants
@@ -299,6 +300,12 @@ def bert_folder(folder, processor):
     BertConfig(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(folder)
 
 
+def corrupt_weights(folder, processor):
+    tiny_s2vt(processor).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    (folder / "model.safetensors").write_text("garbage")
+
+
 def processor_of_other_captions(folder, processor):
     tiny_s2vt(processor).save_pretrained(folder)
     VideoCaptioningProcessor.from_captions(["another vocabulary altogether"]).save_pretrained(folder)
@@ -311,6 +318,7 @@ def processor_of_other_captions(folder, processor):
         (bert_folder, [], "holds a 'bert' model, not an hf_vidcap captioner"),
         (model_without_processor, [], "has no processor (processor_config.json)"),
         (processor_of_other_captions, [], "not the processor the model was trained with"),
+        (corrupt_weights, [], "does not load"),
         ("saved", ["--repo-id", "vidcap/bad id"], "is not a Hub repository id"),
         ("saved", ["--repo-id", "a/b/c"], "is not a Hub repository id"),
         ("saved", ["--metrics", "scores.json"], "--metrics needs --dataset"),
@@ -333,6 +341,30 @@ def test_cli_refuses_bad_input_in_one_line_before_touching_the_hub(
     assert error.startswith("hf-vidcap push: error: ") and error.count("\n") == 1, error
     assert message in error
     assert set(hub.repositories) == repositories
+
+
+def test_a_training_runs_checkpoints_and_logs_stay_local(hub, saved_video_model, tmp_path):
+    """`hf-vidcap train` leaves checkpoints (optimizer and random states) and tracker logs in the folder it saves to."""
+    folder = tmp_path / "run"
+    shutil.copytree(saved_video_model, folder)
+    for name in ("checkpoint-2/optimizer.bin", "runs/events.out", "__pycache__/s2vt.cpython-311.pyc"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"local")
+    push_to_hub(folder, "vidcap/run")
+    uploaded = set(hub.files("vidcap/run"))
+    assert {"model.safetensors", "config.json", "processor_config.json"} <= uploaded
+    assert not any(name.startswith(("checkpoint-", "runs/", "__pycache__/")) for name in uploaded), uploaded
+
+
+@pytest.mark.parametrize("offline", [True, False])
+def test_cli_says_when_the_hub_cannot_be_reached(hub, saved_video_model, capsys, monkeypatch, offline):
+    if offline:
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    else:
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:1")
+    assert main(["push", str(saved_video_model), "--repo-id", "vidcap/unreachable"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and ("offline mode is on" if offline else "cannot reach the Hub at") in error, error
 
 
 def test_cli_explains_a_refused_token(hub, saved_video_model, capsys, monkeypatch):

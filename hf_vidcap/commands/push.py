@@ -15,7 +15,8 @@ from . import InvalidInputError
 
 def push_command(args: argparse.Namespace) -> None:
     """Push the folder and print where it went."""
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
     from transformers.utils import logging as transformers_logging
 
     from ..hub import load_metrics, push_to_hub
@@ -46,6 +47,14 @@ def push_command(args: argparse.Namespace) -> None:
             else ""
         )
         raise InvalidInputError(f"the Hub refused the push ({status}): {detail}.{hint}") from None
+    except OfflineModeIsEnabled:
+        raise InvalidInputError("offline mode is on (HF_HUB_OFFLINE): unset it to push.") from None
+    except Exception as error:
+        # The HTTP library under huggingface_hub varies by version (requests, httpx, ...): recognize its
+        # connection errors by their base class names.
+        if not any(cls.__name__ in ("TransportError", "ConnectionError") for cls in type(error).__mro__):
+            raise
+        raise InvalidInputError(f"cannot reach the Hub at {constants.ENDPOINT}: {error}.") from None
     print(f"Pushed {args.model_dir} to {commit.repo_url} (commit {commit.oid[:7]}): {commit.commit_url}")
 
 
