@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{accelerator.num_processes} process(es), {max_train_steps} optimizer steps"
     )
     running_loss = torch.zeros((), device=accelerator.device)
+    last_logged_step = progress.completed_steps  # a resumed run logs the mean of the steps since it resumed
     for epoch in range(start_epoch, num_epochs):
         model.train()
         train_loader.set_epoch(epoch)
@@ -202,10 +203,11 @@ def main(argv: list[str] | None = None) -> dict:
             progress.completed_steps += 1
             step = progress.completed_steps
             if step % args.logging_steps == 0:
-                mean_loss = accelerator.reduce(running_loss, reduction="mean").item() / args.logging_steps
+                mean_loss = accelerator.reduce(running_loss, reduction="mean").item() / (step - last_logged_step)
                 accelerator.log({"train_loss": mean_loss, "learning_rate": scheduler.get_last_lr()[0]}, step=step)
                 accelerator.print(f"step {step}/{max_train_steps}  epoch {epoch}  loss {mean_loss:.4f}")
                 running_loss.zero_()
+                last_logged_step = step
             if args.checkpointing_steps and step % args.checkpointing_steps == 0:
                 accelerator.save_state(output_dir / f"checkpoint-{step}")
             if step >= max_train_steps:

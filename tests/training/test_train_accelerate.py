@@ -4,6 +4,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -45,8 +46,17 @@ class Interrupted(Exception):
     pass
 
 
-def test_resumed_run_ends_with_the_weights_of_an_unbroken_run(example, feature_dataset_dir, tmp_path, monkeypatch):
-    unbroken = run_example(example, train_args(feature_dataset_dir, tmp_path / "unbroken"))
+def logged_losses(output: str) -> dict[int, float]:
+    """The `step N/M  epoch E  loss X` lines the example prints, by step."""
+    return {int(step): float(loss) for step, loss in re.findall(r"step (\d+)/\d+ .* loss ([\d.]+)", output)}
+
+
+def test_resumed_run_ends_with_the_weights_of_an_unbroken_run(
+    example, feature_dataset_dir, tmp_path, monkeypatch, capsys
+):
+    # (Logging every step changes nothing in training, and gives each step's loss.)
+    unbroken = run_example(example, train_args(feature_dataset_dir, tmp_path / "unbroken", "--logging-steps", "1"))
+    step_losses = logged_losses(capsys.readouterr().out)
 
     # The same run, stopped right after its first checkpoint (step 4, one batch before the end of the first epoch).
     save_state = Accelerator.save_state
@@ -61,9 +71,14 @@ def test_resumed_run_ends_with_the_weights_of_an_unbroken_run(example, feature_d
     monkeypatch.undo()
     assert sorted(path.name for path in (tmp_path / "resumed").iterdir()) == ["checkpoint-4"]
 
+    capsys.readouterr()
     resumed = run_example(
         example, train_args(feature_dataset_dir, tmp_path / "resumed", "--resume-from-checkpoint", "latest")
     )
+    # Logged every 3 steps: the first log after resuming at step 4 is the mean of steps 5 and 6 only.
+    resumed_losses = logged_losses(capsys.readouterr().out)
+    assert resumed_losses[6] == pytest.approx((step_losses[5] + step_losses[6]) / 2, abs=2e-4)
+    assert resumed_losses[9] == pytest.approx(sum(step_losses[step] for step in (7, 8, 9)) / 3, abs=2e-4)
     unbroken_weights, resumed_weights = unbroken["model"].state_dict(), resumed["model"].state_dict()
     checkpoint_weights = load_file(tmp_path / "resumed" / "checkpoint-4" / "model.safetensors")
     assert not torch.equal(checkpoint_weights["lm_head.weight"], resumed_weights["lm_head.weight"])
