@@ -25,7 +25,12 @@ def compute_caption_metrics(
 ) -> dict[str, float | None]:
     """
     Computes the coco-caption metrics of predicted captions against reference captions, with the exact numbers of the
-    reference implementation (pycocoevalcap).
+    reference implementation (pycocoevalcap) on the same words.
+
+    The words are those of the normalized captions (lower case, punctuation removed), which is how MSVD and MSR-VTT
+    captions are distributed and what the models generate. On raw captions coco-caption's PTB tokenizer splits
+    contractions and possessives (`does n't`, `man 's`) where normalization joins them (`doesnt`, `mans`), so scores of
+    captions with apostrophes differ from a PTB-tokenized evaluation.
 
     METEOR runs the reference Java implementation and needs a Java runtime and `pip install hf-vidcap[meteor]`; when
     either is missing, METEOR is `None` and a `UserWarning` explains how to get it.
