@@ -68,8 +68,17 @@ def build_word_tokenizer(
         saves with `save_pretrained` and loads back with `AutoTokenizer.from_pretrained`.
 
     Raises:
-        `ValueError`: if `min_count` is below 1 or `max_vocab_size` cannot hold the special tokens.
+        `ValueError`: if `captions` is a single string or holds something else than strings, `min_count` is below 1,
+        or `max_vocab_size` cannot hold the special tokens.
     """
+    if isinstance(captions, str):
+        raise ValueError(
+            "`captions` is one string: pass a list of captions (a string would give a vocabulary of letters)."
+        )
+    captions = list(captions)
+    bad = next((index for index, caption in enumerate(captions) if not isinstance(caption, str)), None)
+    if bad is not None:
+        raise ValueError(f"`captions[{bad}]` is a {type(captions[bad]).__name__}, not a caption string.")
     if min_count < 1:
         raise ValueError(f"`min_count` must be at least 1, got {min_count}.")
     if max_vocab_size is not None and max_vocab_size < len(SPECIAL_TOKENS):

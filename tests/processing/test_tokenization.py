@@ -70,3 +70,12 @@ def test_save_and_reload_with_auto_tokenizer(tmp_path):
     assert (reloaded.pad_token_id, reloaded.bos_token_id, reloaded.eos_token_id, reloaded.unk_token_id) == (0, 1, 2, 3)
     text = ["A, b c!", "B'a"]
     assert reloaded(text)["input_ids"] == tokenizer(text)["input_ids"] == [[1, 4, 5, 3, 2], [1, 3, 2]]
+
+
+def test_captions_must_be_a_list_of_strings():
+    with pytest.raises(ValueError, match="`captions` is one string: pass a list of captions"):
+        build_word_tokenizer("a man plays")  # would otherwise be a vocabulary of letters
+    with pytest.raises(ValueError, match=r"`captions\[0\]` is a NoneType, not a caption string"):
+        build_word_tokenizer([None, "a man"])
+    with pytest.raises(ValueError, match=r"`captions\[1\]` is a int"):
+        build_word_tokenizer(("a man", 3))
