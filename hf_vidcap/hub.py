@@ -30,6 +30,7 @@ import inspect
 import json
 import logging
 import math
+import numbers
 import os
 import sys
 import tempfile
@@ -120,7 +121,7 @@ def create_model_card(
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag=PIPELINE_TAG,
-        tags=list(dict.fromkeys([*CARD_TAGS, config.model_type, *(tags or [])])),
+        tags=list(dict.fromkeys([*CARD_TAGS, config.model_type, *([tags] if isinstance(tags, str) else tags or [])])),
         datasets=[dataset] if dataset else None,
         metrics=list(dict.fromkeys(result.metric_type for result in eval_results)) or None,
         license=license,
@@ -311,6 +312,8 @@ def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str 
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"Metrics file {path} is not a JSON file: {error}") from None
     metrics = content.get("metrics", content) if isinstance(content, dict) else content
+    if metrics is content and isinstance(content, dict):  # a flat file: its "split" names the split, not a score
+        metrics = {name: value for name, value in content.items() if name != "split"}
     if not isinstance(metrics, dict) or not metrics:
         raise ValueError(
             f'Metrics file {path} must hold a JSON object of metric name -> score (or one under "metrics").'
@@ -419,13 +422,19 @@ def _check_vocabulary(config: VideoCaptioningConfig, processor: VideoCaptioningP
 
 def _eval_results(metrics: Mapping[str, float | None], dataset: str | None, split: str) -> list[EvalResult]:
     """The card's model-index entries, one per score that is not `None`."""
-    if metrics and not dataset:
+    if not isinstance(metrics, Mapping):
+        raise ValueError(f"`metrics` must map metric names to scores, got a {type(metrics).__name__}.")
+    if any(value is not None for value in metrics.values()) and not dataset:
         raise ValueError("Scores need the dataset they were measured on: pass `dataset` with `metrics`.")
     results = []
     for key, value in metrics.items():
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not isinstance(key, str):
+            raise ValueError(f"Metric names must be strings, got {key!r}.")
+        # NumPy and 0-d torch scalars (as evaluate and compute loops give them) are numbers too.
+        number = value.item() if getattr(value, "ndim", None) == 0 and hasattr(value, "item") else value
+        if isinstance(number, bool) or not isinstance(number, numbers.Real) or not math.isfinite(number):
             raise ValueError(f"Score {key!r} must be a finite number, got {value!r}.")
         metric_type, metric_name = CARD_METRICS.get(key, (key.lower(), key))
         results.append(
@@ -437,7 +446,7 @@ def _eval_results(metrics: Mapping[str, float | None], dataset: str | None, spli
                 dataset_split=split,
                 metric_type=metric_type,
                 metric_name=metric_name,
-                metric_value=float(value),
+                metric_value=float(number),
             )
         )
     return results

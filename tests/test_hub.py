@@ -9,6 +9,7 @@ import shutil
 import sys
 
 import huggingface_hub
+import numpy as np
 import pytest
 import torch
 from huggingface_hub import ModelCard, constants
@@ -17,7 +18,7 @@ from transformers.utils import hub as transformers_hub
 
 from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 from hf_vidcap.cli import main
-from hf_vidcap.hub import create_model_card, push_to_hub
+from hf_vidcap.hub import create_model_card, load_metrics, push_to_hub
 from hf_vidcap.modeling.base import VideoStream
 
 from .conftest import TINY_CLIPS
@@ -289,7 +290,29 @@ def test_pushing_a_model_object_needs_its_processor_and_scores_need_a_dataset(hu
         push_to_hub(video_model, "vidcap/refused", processor, metrics=SCORES)
     with pytest.raises(ValueError, match="Score 'CIDEr' must be a finite number"):
         push_to_hub(video_model, "vidcap/refused", processor, dataset="msvd", metrics={"CIDEr": "high"})
+    with pytest.raises(ValueError, match="`metrics` must map metric names to scores, got a list"):
+        push_to_hub(video_model, "vidcap/refused", processor, dataset="msvd", metrics=[("CIDEr", 0.5)])
+    with pytest.raises(ValueError, match="Metric names must be strings, got 1"):
+        push_to_hub(video_model, "vidcap/refused", processor, dataset="msvd", metrics={1: 0.5})
     assert set(hub.repositories) == repositories
+
+
+def test_card_takes_numpy_and_torch_scores_and_a_single_tag(video_model, processor):
+    """Scores as evaluate and compute loops give them, and one tag given as a string (not split into letters)."""
+    scores = {"CIDEr": np.float32(0.5), "Bleu_4": torch.tensor(0.25), "METEOR": None}
+    card = create_model_card(video_model, processor, "vidcap/numpy", dataset="msvd", metrics=scores, tags="tiny")
+    assert {result.metric_name: result.metric_value for result in card.data.eval_results} == {
+        "CIDEr-D": 0.5,
+        "BLEU-4": 0.25,
+    }
+    assert "tiny" in card.data.tags and "t" not in card.data.tags
+    # Only missing scores: nothing to report, so no dataset needed.
+    assert create_model_card(video_model, processor, "vidcap/none", metrics={"METEOR": None}).data.eval_results is None
+
+
+def test_a_flat_metrics_file_names_its_split(tmp_path):
+    (tmp_path / "flat.json").write_text(json.dumps({"CIDEr": 0.5, "split": "val"}))
+    assert load_metrics(tmp_path / "flat.json") == ({"CIDEr": 0.5}, "val")
 
 
 def model_without_processor(folder, processor):
