@@ -42,6 +42,7 @@ from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, M
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoProcessor
+from transformers.dynamic_module_utils import get_relative_imports
 
 from .modeling import ARCHITECTURES, VideoCaptioningConfig, VideoCaptioningPreTrainedModel
 from .modeling.base import VideoStream
@@ -397,9 +398,7 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel,
     saved["processor_config.json"] = json.loads((folder / "processor_config.json").read_text())
     for config_name, config_dict in saved.items():
         auto_map = config_dict.get("auto_map") or {}
-        missing = sorted(
-            {f"{name.split('.')[0]}.py" for name in auto_map.values()} - {p.name for p in folder.iterdir()}
-        )
+        missing = _missing_code_files(folder, {f"{name.split('.')[0]}.py" for name in auto_map.values()})
         if not auto_map or missing:
             raise ValueError(
                 f"{folder / config_name} was saved without the code files that `trust_remote_code=True` loads "
@@ -410,6 +409,22 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel,
     except (OSError, ValueError, RuntimeError, SafetensorError) as error:
         raise ValueError(f"The model saved in {folder} does not load: {error}") from None
     return model, processor
+
+
+def _missing_code_files(folder: Path, module_files: set[str]) -> list[str]:
+    """The code files `trust_remote_code=True` would load from `folder` for `module_files` that are not there: the
+    files themselves and, transitively, the modules they import relatively (an architecture file imports `base.py`)."""
+    seen, missing, pending = set(), set(), sorted(module_files)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if not (folder / name).is_file():
+            missing.add(name)
+            continue
+        pending += [f"{module}.py" for module in get_relative_imports(str(folder / name))]
+    return sorted(missing)
 
 
 def _check_vocabulary(config: VideoCaptioningConfig, processor: VideoCaptioningProcessor, what: str) -> None:

@@ -329,6 +329,15 @@ def corrupt_weights(folder, processor):
     (folder / "model.safetensors").write_text("garbage")
 
 
+def without_code_file(name):
+    def make(folder, processor):
+        tiny_s2vt(processor).save_pretrained(folder)
+        processor.save_pretrained(folder)
+        (folder / name).unlink()
+
+    return make
+
+
 def processor_of_other_captions(folder, processor):
     tiny_s2vt(processor).save_pretrained(folder)
     VideoCaptioningProcessor.from_captions(["another vocabulary altogether"]).save_pretrained(folder)
@@ -342,6 +351,9 @@ def processor_of_other_captions(folder, processor):
         (model_without_processor, [], "has no processor (processor_config.json)"),
         (processor_of_other_captions, [], "not the processor the model was trained with"),
         (corrupt_weights, [], "does not load"),
+        (without_code_file("s2vt.py"), [], "without the code files that `trust_remote_code=True` loads (s2vt.py)"),
+        # Imported by s2vt.py: the published repository would not load either.
+        (without_code_file("base.py"), [], "without the code files that `trust_remote_code=True` loads (base.py)"),
         ("saved", ["--repo-id", "vidcap/bad id"], "is not a Hub repository id"),
         ("saved", ["--repo-id", "a/b/c"], "is not a Hub repository id"),
         ("saved", ["--metrics", "scores.json"], "--metrics needs --dataset"),
