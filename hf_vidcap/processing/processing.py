@@ -179,6 +179,10 @@ class VideoCaptioningProcessor(ProcessorMixin):
         """
         if isinstance(sequences, (torch.Tensor, np.ndarray)):
             sequences = sequences.tolist()
+        if any(isinstance(row, (int, np.integer)) or getattr(row, "ndim", 1) == 0 for row in sequences):
+            raise ValueError(
+                "`batch_decode` takes a batch of id sequences [B, L]; decode a single sequence with `decode`."
+            )
         return [
             self.tokenizer.decode(self._caption_ids(row), skip_special_tokens=skip_special_tokens, **kwargs)
             for row in sequences
@@ -201,6 +205,8 @@ class VideoCaptioningProcessor(ProcessorMixin):
         """
         if isinstance(token_ids, (torch.Tensor, np.ndarray)):
             token_ids = token_ids.tolist()
+        if isinstance(token_ids, int) or any(not isinstance(token, (int, np.integer)) for token in token_ids):
+            raise ValueError("`decode` takes one id sequence [L]; decode a batch [B, L] with `batch_decode`.")
         return self.batch_decode([token_ids], skip_special_tokens=skip_special_tokens, **kwargs)[0]
 
     def _caption_ids(self, ids: list[int]) -> list[int]:

@@ -155,6 +155,11 @@ def test_batch_decode_cuts_at_first_eos_and_skips_bos(processor):
         assert processor.batch_decode(form) == expected
     assert processor.decode(torch.tensor(sequences[0])) == "a dog"
     assert processor.decode(sequences[2], skip_special_tokens=False) == "man <pad> <pad> <pad> <pad>"
+    assert processor.batch_decode([torch.tensor(row) for row in sequences]) == expected  # a list of rows
+    with pytest.raises(ValueError, match=r"`batch_decode` takes a batch of id sequences \[B, L\]; .*`decode`"):
+        processor.batch_decode(torch.tensor(sequences[0]))
+    with pytest.raises(ValueError, match=r"`decode` takes one id sequence \[L\]; .*`batch_decode`"):
+        processor.decode(torch.tensor(sequences))
 
 
 def test_labels_decode_back_to_the_normalized_captions(processor):
