@@ -114,8 +114,10 @@ def create_model_card(
         [`~huggingface_hub.ModelCard`]: the card; `str(card)` is the README.md text.
 
     Raises:
-        `ValueError`: for scores that are not numbers, or scores without a dataset.
+        `ValueError`: for a `repo_id` that is not a Hub repository id, scores that are not numbers, or scores without a
+        dataset.
     """
+    _check_repo_id(repo_id)  # it goes into the usage snippet's code
     config = model.config
     model_name = repo_id.split("/")[-1]
     eval_results = _eval_results(metrics or {}, dataset, metrics_split)
@@ -261,10 +263,7 @@ def push_to_hub(
         processor whose vocabulary does not fit the model, or card arguments it cannot use; nothing is uploaded then.
         [`~huggingface_hub.errors.HfHubHTTPError`]: when the Hub refuses (an invalid or missing token, for instance).
     """
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as error:
-        raise ValueError(f"`repo_id` {repo_id!r} is not a Hub repository id ('namespace/name'): {error}") from None
+    _check_repo_id(repo_id)
     card_kwargs = dict(
         dataset=dataset,
         metrics=metrics,
@@ -357,6 +356,13 @@ def _upload(
             card = create_model_card(model, processor, created_id, **card_kwargs)
         operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=str(card).encode()))
     return api.create_commit(created_id, operations, commit_message=commit_message)
+
+
+def _check_repo_id(repo_id: str) -> None:
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise ValueError(f"`repo_id` {repo_id!r} is not a Hub repository id ('namespace/name'): {error}") from None
 
 
 def _is_left_out(part: str) -> bool:

@@ -306,6 +306,8 @@ def test_card_takes_numpy_and_torch_scores_and_a_single_tag(video_model, process
         "BLEU-4": 0.25,
     }
     assert "tiny" in card.data.tags and "t" not in card.data.tags
+    with pytest.raises(ValueError, match="is not a Hub repository id"):  # it would go into the snippet's code
+        create_model_card(video_model, processor, 'me/x"); import os; os.system("echo pwned')
     # Only missing scores: nothing to report, so no dataset needed.
     assert create_model_card(video_model, processor, "vidcap/none", metrics={"METEOR": None}).data.eval_results is None
 
