@@ -91,12 +91,9 @@ def lstm_on_leading_features(
     if not isinstance(inputs, PackedSequence):
         output, h, c = torch.lstm(data, hx, weights, True, 1, 0.0, lstm.training, False, lstm.batch_first)
         return output, (h, c)
-    if inputs.sorted_indices is not None:
-        hx = tuple(state.index_select(1, inputs.sorted_indices) for state in hx)
+    hx = lstm.permute_hidden(hx, inputs.sorted_indices)
     output, h, c = torch.lstm(data, inputs.batch_sizes, hx, weights, True, 1, 0.0, lstm.training, False)
-    if inputs.unsorted_indices is not None:
-        h, c = h.index_select(1, inputs.unsorted_indices), c.index_select(1, inputs.unsorted_indices)
-    return inputs._replace(data=output), (h, c)
+    return inputs._replace(data=output), lstm.permute_hidden((h, c), inputs.unsorted_indices)
 
 
 class S2VTForVideoCaptioning(VideoCaptioningPreTrainedModel):
