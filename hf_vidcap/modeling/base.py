@@ -257,6 +257,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     main_input_name = "input_ids"
     supports_gradient_checkpointing = False
     _is_stateful = True
+    _input_embed_layer = "word_embedding"  # with `lm_head`, what `resize_token_embeddings` grows
     _auto_class = "AutoModel"
 
     def __init__(self, config: VideoCaptioningConfig) -> None:
@@ -304,18 +305,6 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                         init.ones_(param[module.hidden_size : 2 * module.hidden_size])
         else:
             super()._init_weights(module)
-
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.word_embedding
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.word_embedding = value
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
-
-    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
-        self.lm_head = new_embeddings
 
     # ------------------------------------------------------------------ architecture interface
 
@@ -632,10 +621,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 The extra video streams the architecture reads, by name (see `video_streams()`; e.g. `clip_features`).
         """
         if output_hidden_states:
-            raise ValueError(
-                f"{type(self).__name__} does not return hidden states (`output_hidden_states=True`): its outputs are "
-                "the logits, the recurrent state (`past_key_values`) and, for models that attend, `attentions`."
-            )
+            self._refuse_hidden_states()
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         use_cache = use_cache if use_cache is not None else not self.training
         text_name = self._check_text_inputs(input_ids, labels)
@@ -706,6 +692,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
         """Encode each video once into the state decoding starts from. `generate()` has already repeated every video
         for its beams (or returned sequences); the repeats share one encoding instead of each reading the video."""
+        if generation_config.output_hidden_states:  # before anything is encoded
+            self._refuse_hidden_states()
         if not generation_config.use_cache or model_kwargs.get("past_key_values") is not None:
             return
         repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
@@ -716,6 +704,12 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         }
         state = self.encode_video(**self.get_video_inputs(**video))
         model_kwargs["past_key_values"] = state.repeat_interleave(repeats)
+
+    def _refuse_hidden_states(self) -> None:
+        raise ValueError(
+            f"{type(self).__name__} does not return hidden states (`output_hidden_states=True`): its outputs are "
+            "the logits, the recurrent state (`past_key_values`) and, for models that attend, `attentions`."
+        )
 
     def _stream_names(self) -> list[str]:
         return [stream.name for stream in self.video_streams()]
@@ -738,11 +732,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     ) -> dict[str, Any]:
         """With a state, feed the tokens it has not consumed yet (the video is already in it); without one
         (`use_cache=False`), feed the whole sequence and the video so that `forward` recomputes everything."""
-        inputs: dict[str, Any] = {
-            "use_cache": use_cache,
-            "output_attentions": output_attentions,
-            "output_hidden_states": kwargs.get("output_hidden_states"),
-        }
+        inputs: dict[str, Any] = {"use_cache": use_cache, "output_attentions": output_attentions}
         if past_key_values is not None:
             new_tokens = input_ids[:, past_key_values.get_seq_length() :]
             return {**inputs, "input_ids": new_tokens, "past_key_values": past_key_values}
