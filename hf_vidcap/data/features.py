@@ -52,6 +52,7 @@ from ..modeling.layers import (
     ClipFeatureEncoder,
     FrameFeatureEncoder,
     VisionFeaturePooling,
+    check_positive_int,
     region_frame_indices,
     vision_feature_size,
 )
@@ -266,8 +267,8 @@ class _StreamEncoders:
                 f"with pooling {getattr(clip_encoder, 'pooling', None)!r}."
             )
         for name, value in (("region_grid_size", region_grid_size), ("region_frame_stride", region_frame_stride)):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+            if value is not None:
+                check_positive_int(name, value)
         return cls(encoder, clip_encoder, region_grid_size, region_frame_stride)
 
     @classmethod

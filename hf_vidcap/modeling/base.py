@@ -23,7 +23,13 @@ from transformers.configuration_utils import SubConfigSpec
 from transformers.models.auto import AutoConfig
 from transformers.utils import ModelOutput
 
-from .layers import FrameFeatureEncoder, VisionFeaturePooling, check_vision_pooling, vision_feature_size
+from .layers import (
+    FrameFeatureEncoder,
+    VisionFeaturePooling,
+    check_positive_int,
+    check_vision_pooling,
+    vision_feature_size,
+)
 
 
 class VideoCaptioningConfig(PreTrainedConfig):
@@ -94,12 +100,7 @@ class VideoCaptioningConfig(PreTrainedConfig):
                 )
         check_vision_pooling(self.vision_feature_pooling, self.vision_feature_grid_size, prefix="vision_feature_")
         for name in ("frame_chunk_size", "max_caption_length"):
-            if (
-                isinstance(getattr(self, name), bool)
-                or not isinstance(getattr(self, name), int)
-                or getattr(self, name) < 1
-            ):
-                raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)!r}.")
+            check_positive_int(name, getattr(self, name))
         if self.vision_config is not None:
             self.video_feature_size = vision_feature_size(
                 self.vision_config, self.vision_feature_pooling, self.vision_feature_grid_size

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from functools import partial
+from numbers import Integral
 from typing import Any, Literal, get_args
 
 import torch
@@ -52,13 +53,18 @@ def masked_mean(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (features * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+def check_positive_int(name: str, value: Any) -> None:
+    """Raise a `ValueError` naming `name` unless `value` is an integer of at least 1 (a count, a size)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+
+
 def check_vision_pooling(pooling: str, grid_size: int, prefix: str = "") -> None:
     """Raise a `ValueError` naming `{prefix}pooling` or `{prefix}grid_size` if the frame pooling is not one of
     [`VisionFeaturePooling`] or the grid side is not a positive integer."""
     if pooling not in get_args(VisionFeaturePooling):
         raise ValueError(f"`{prefix}pooling` must be one of {get_args(VisionFeaturePooling)}, got {pooling!r}.")
-    if isinstance(grid_size, bool) or not isinstance(grid_size, int) or grid_size < 1:
-        raise ValueError(f"`{prefix}grid_size` must be a positive integer, got {grid_size!r}.")
+    check_positive_int(f"{prefix}grid_size", grid_size)
 
 
 def vision_feature_size(vision_config: PreTrainedConfig, pooling: VisionFeaturePooling, grid_size: int) -> int:
