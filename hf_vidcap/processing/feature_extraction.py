@@ -137,7 +137,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         clips = []
         for index, video in enumerate(videos):
             try:
-                clips.append(self._load(video, num_frames, fps) if do_sample_frames else self._as_sampled(video))
+                clips.append(self._load(video, num_frames, fps, do_sample_frames))
             except InvalidVideoError as err:
                 raise InvalidVideoError(f"videos[{index}]: {err}") from err
         pixels = [self._preprocess(frames[mask.astype(bool)]) for frames, mask in clips]
@@ -154,11 +154,21 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         data = {"pixel_values_videos": pixel_values.numpy(), "video_attention_mask": video_attention_mask}
         return BatchFeature(data, tensor_type=return_tensors)
 
-    def _load(self, video: VideoInput, num_frames: int | None, fps: float | None) -> tuple[np.ndarray, np.ndarray]:
-        """Decodes and samples one video into `uint8` frames `[T, H, W, 3]` and their mask `[T]`."""
+    def _load(
+        self, video: VideoInput, num_frames: int | None, fps: float | None, do_sample_frames: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decodes and samples one video (or takes frames already sampled) into `uint8` frames `[T, H, W, 3]` and
+        their mask `[T]`."""
         if isinstance(video, (str, os.PathLike)):
+            if not do_sample_frames:
+                raise ValueError(
+                    f"`do_sample_frames=False` takes frames in memory, but {os.fspath(video)!r} is a video file: "
+                    "files are always sampled (decode it with `load_video` to choose its frames)."
+                )
             return load_video(video, num_frames=num_frames, fps=fps)
         if isinstance(video, (np.ndarray, torch.Tensor)):
+            if not do_sample_frames:
+                return sample_frames(video, num_frames=None)
             if fps is not None:
                 raise InvalidVideoError(
                     "Frames in memory have no frame rate: sample them with `num_frames`, not `fps`."
@@ -168,19 +178,6 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
             return sample_frames(video, num_frames)
         raise InvalidVideoError(
             f"Expected a video path or frames of shape [T, H, W, 3], got an object of type {type(video).__name__}."
-        )
-
-    def _as_sampled(self, video: VideoInput) -> tuple[np.ndarray, np.ndarray]:
-        """Checks and converts frames already sampled into `uint8` frames `[T, H, W, 3]` and their all-ones mask."""
-        if isinstance(video, (str, os.PathLike)):
-            raise ValueError(
-                f"`do_sample_frames=False` takes frames in memory, but {os.fspath(video)!r} is a video file: files "
-                "are always sampled (decode it with `load_video` to choose its frames)."
-            )
-        if isinstance(video, (np.ndarray, torch.Tensor)):
-            return sample_frames(video, num_frames=None)
-        raise InvalidVideoError(
-            f"Expected frames of shape [T, H, W, 3], got an object of type {type(video).__name__}."
         )
 
     def _preprocess(self, frames: np.ndarray) -> torch.Tensor:

@@ -137,7 +137,7 @@ def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int | None = 16
     elif frames.dtype != np.uint8:
         raise InvalidVideoError(f"Frames must be uint8 or floating point in [0, 1], got dtype {frames.dtype}.")
     if num_frames is None:
-        return _pad_frames(frames, None)
+        return frames, np.ones(len(frames), dtype=np.int64)
     return _pad_frames(frames[_uniform_indices(len(frames), num_frames)], num_frames)
 
 
