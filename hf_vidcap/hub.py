@@ -42,7 +42,7 @@ from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, M
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoProcessor
-from transformers.dynamic_module_utils import get_relative_imports
+from transformers.dynamic_module_utils import get_relative_import_files
 
 from .modeling import ARCHITECTURES, VideoCaptioningConfig, VideoCaptioningPreTrainedModel
 from .modeling.base import VideoStream
@@ -235,9 +235,9 @@ def push_to_hub(
 
     The repository is created if needed. Every file of the saved folder is uploaded (weights, config, processor and
     tokenizer files, and the code files for `trust_remote_code=True`), plus the card of [`create_model_card`] as
-    README.md; a README.md already in the folder is uploaded instead, as the card you wrote. Left out, as
-    `Trainer.push_to_hub` leaves them: hidden files and those under `_`, a training run's `checkpoint-*` folders
-    (optimizer and random states) and its `runs/` tracker logs. Nothing local is changed.
+    README.md; a README.md already in the folder is uploaded instead, as the card you wrote. Left out: hidden files,
+    and as `Trainer.push_to_hub` leaves them, those under `_` and a training run's `checkpoint-*` folders (optimizer
+    and random states); also its `runs/` tracker logs. Nothing local is changed.
 
     Args:
         model ([`VideoCaptioningPreTrainedModel`], `str` or `os.PathLike`):
@@ -366,8 +366,9 @@ def _check_repo_id(repo_id: str) -> None:
 
 
 def _is_left_out(part: str) -> bool:
-    """Whether a path component keeps its file out of a push: hidden files, and a training run's checkpoints (with
-    their optimizer and random states) and tracker logs, as `Trainer.push_to_hub` leaves them out."""
+    """Whether a path component keeps its file out of a push: hidden files and those under `_` and a training run's
+    checkpoints (optimizer and random states), as `Trainer.push_to_hub` leaves them out, and its `runs/` tracker
+    logs."""
     return part.startswith((".", "_", "checkpoint-")) or part == "runs"
 
 
@@ -418,18 +419,14 @@ def _load_saved_captioner(folder: Path) -> tuple[VideoCaptioningPreTrainedModel,
 
 
 def _missing_code_files(folder: Path, module_files: set[str]) -> list[str]:
-    """The code files `trust_remote_code=True` would load from `folder` for `module_files` that are not there: the
-    files themselves and, transitively, the modules they import relatively (an architecture file imports `base.py`)."""
-    seen, missing, pending = set(), set(), sorted(module_files)
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if not (folder / name).is_file():
-            missing.add(name)
-            continue
-        pending += [f"{module}.py" for module in get_relative_imports(str(folder / name))]
+    """The code files `trust_remote_code=True` would load from `folder` for `module_files` that are not there: each
+    module file, or the first file missing among those it imports relatively (an architecture file imports `base.py`)."""
+    missing = set()
+    for name in module_files:
+        try:
+            get_relative_import_files(str(folder / name))
+        except FileNotFoundError as error:
+            missing.add(Path(error.filename).name)
     return sorted(missing)
 
 
