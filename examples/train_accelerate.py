@@ -101,7 +101,7 @@ class IndexedCollator(VideoCaptioningCollator):
 def find_checkpoint(output_dir: Path, resume_from_checkpoint: str) -> Path:
     """The checkpoint folder `--resume-from-checkpoint` names, or the newest one in `output_dir` for `latest`."""
     if resume_from_checkpoint == "latest":
-        latest = get_last_checkpoint(output_dir) if output_dir.is_dir() else None
+        latest = get_last_checkpoint(output_dir)  # (prepare_output_dir made the folder)
         if latest is None:
             raise ValueError(f"--resume-from-checkpoint latest: {output_dir} holds no checkpoint-N folder.")
         return Path(latest)
