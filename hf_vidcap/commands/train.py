@@ -75,15 +75,9 @@ def train_command(args: argparse.Namespace) -> None:
         train_split=args.train_split,
         eval_split=eval_split,
     )
-    try:
-        trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
-    except RuntimeError as error:
-        if args.resume_from_checkpoint is None or "loading state_dict" not in str(error):
-            raise
-        raise InvalidInputError(
-            f"--resume-from-checkpoint {args.resume_from_checkpoint}: the checkpoint holds a model of other sizes or "
-            "vocabulary than these options build; resume with the dataset and options of the run that saved it."
-        ) from error
+    if args.resume_from_checkpoint is not None:
+        _check_checkpoint_fits(model, args.resume_from_checkpoint, args.output_dir)
+    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
     trainer.save_model()
     if eval_dataset is not None:
         metrics = trainer.evaluate()
@@ -93,6 +87,28 @@ def train_command(args: argparse.Namespace) -> None:
             trainer.save_metrics("eval", metrics)
     if trainer.is_world_process_zero():
         print(f"Saved the model and processor to {args.output_dir}")
+
+
+def _check_checkpoint_fits(model, resume_from_checkpoint: str | bool, output_dir: str) -> None:
+    """Refuse, before training starts, a checkpoint whose weights have other shapes than the model these options
+    build (other sizes or vocabulary). A checkpoint that cannot be found is left to the Trainer's own error."""
+    from pathlib import Path
+
+    from safetensors import safe_open
+    from transformers.trainer_utils import get_last_checkpoint
+    from transformers.utils import SAFE_WEIGHTS_NAME
+
+    checkpoint = get_last_checkpoint(output_dir) if resume_from_checkpoint is True else resume_from_checkpoint
+    weights_file = Path(checkpoint or "", SAFE_WEIGHTS_NAME)
+    if checkpoint is None or not weights_file.is_file():
+        return
+    with safe_open(weights_file, framework="pt") as weights:
+        shapes = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}
+    if any(shapes.get(name, list(tensor.shape)) != list(tensor.shape) for name, tensor in model.state_dict().items()):
+        raise InvalidInputError(
+            f"--resume-from-checkpoint {resume_from_checkpoint}: the checkpoint holds a model of other sizes or "
+            "vocabulary than these options build; resume with the dataset and options of the run that saved it."
+        )
 
 
 def _resume_from(value: str) -> str | bool:
