@@ -11,6 +11,7 @@ them as [`VideoStream`]s; the base class validates, standardizes and carries the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -92,19 +93,27 @@ class VideoCaptioningConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        for name in ("pad_token_id", "bos_token_id"):
-            if not isinstance(getattr(self, name), int):
+        check_positive_int("vocab_size", self.vocab_size)
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+            token_id = getattr(self, name)
+            if token_id is None and name == "eos_token_id":
+                continue
+            if isinstance(token_id, bool) or not isinstance(token_id, int):
                 raise ValueError(
-                    f"`{name}` must be a token id (the tokenizer's `<{name.split('_')[0]}>`), got "
-                    f"{getattr(self, name)!r}: captions are padded with `<pad>` and decoded from `<bos>`."
+                    f"`{name}` must be a token id (the tokenizer's `<{name.split('_')[0]}>`), got {token_id!r}: "
+                    "captions are padded with `<pad>`, decoded from `<bos>` and end at `<eos>`."
                 )
+            if not 0 <= token_id < self.vocab_size:
+                raise ValueError(f"`{name}` is {token_id}, outside the vocabulary of `vocab_size={self.vocab_size}`.")
         check_vision_pooling(self.vision_feature_pooling, self.vision_feature_grid_size, prefix="vision_feature_")
-        for name in ("frame_chunk_size", "max_caption_length"):
-            check_positive_int(name, getattr(self, name))
         if self.vision_config is not None:
             self.video_feature_size = vision_feature_size(
                 self.vision_config, self.vision_feature_pooling, self.vision_feature_grid_size
             )
+        # Every size of every architecture (the fields named `*_size`), and the caption length, count something.
+        for name in [field.name for field in dataclasses.fields(self) if field.name.endswith("_size")]:
+            check_positive_int(name, getattr(self, name))
+        check_positive_int("max_caption_length", self.max_caption_length)
 
 
 @dataclass(frozen=True)
@@ -199,6 +208,15 @@ class RecurrentState:
 def _expand_step_mask(step_mask: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """A `(batch_size, num_steps)` mask as `values.dtype`, with trailing axes of size 1 to broadcast over `values`."""
     return step_mask.to(values.dtype).view(*step_mask.shape, *[1] * (values.dim() - 2))
+
+
+def _check_finite(name: str, values: torch.Tensor, step_mask: torch.Tensor) -> None:
+    """Raise a `ValueError` naming `name` and the videos if a real step (`step_mask` 1) of `values` holds NaN or
+    infinity: they would silently give empty captions. Padding may hold anything."""
+    finite = torch.isfinite(values).flatten(2).all(dim=2) | ~step_mask.bool()
+    if not finite.all():
+        videos = (~finite).any(dim=1).nonzero().flatten().tolist()
+        raise ValueError(f"`{name}` holds NaN or infinite values in the real frames of videos {videos} of the batch.")
 
 
 def to_layer_first(state: torch.Tensor) -> torch.Tensor:
@@ -465,6 +483,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                     f"`{stream.name}` must have shape {stream.layout} = {expected} for {batch_size} videos of "
                     f"{num_frames} frames, got {shape}."
                 )
+            if stream.name not in computed:
+                _check_finite(stream.name, values, stream.step_mask(video_attention_mask))
             inputs[stream.name] = self._standardize(stream, values.to(self.dtype), video_attention_mask)
         return inputs
 
@@ -494,6 +514,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             )
             raise ValueError(f"`{name}` must be a {expected_dims}-D tensor {layout}, got {shape}.")
         batch_size, num_frames = video.shape[:2]
+        if batch_size == 0:
+            raise ValueError(f"`{name}` holds no video (shape {tuple(video.shape)}).")
         if num_frames == 0:
             raise ValueError(f"`{name}` has no frames (shape {tuple(video.shape)}).")
         if video_attention_mask is None:
@@ -503,6 +525,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 f"`video_attention_mask` has shape {tuple(video_attention_mask.shape)} but `{name}` has "
                 f"{batch_size} videos of {num_frames} frames: expected ({batch_size}, {num_frames})."
             )
+        video_attention_mask = video_attention_mask.long()  # a float or bool mask indexes frames further on
         lengths = video_attention_mask.sum(dim=1)
         if (empty := (lengths == 0).nonzero().flatten()).numel():
             raise ValueError(
@@ -513,6 +536,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             raise ValueError(
                 "`video_attention_mask` must mark real frames first and padding after them (1...1 0...0)."
             )
+
+        _check_finite(name, video, video_attention_mask)
 
         computed = {}
         if pixel_values_videos is not None:
@@ -536,12 +561,13 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     def _standardize(
         self, stream: VideoStream, values: torch.Tensor, video_attention_mask: torch.Tensor
     ) -> torch.Tensor:
-        """`(values - mean) / std` with the stream's saved statistics, zero on padding (identity when disabled)."""
-        if not self.config.standardize_video_features:
-            return values
-        mean_name, std_name = stream.statistics_names
-        standardized = (values - getattr(self, mean_name)) / getattr(self, std_name)
-        return standardized * _expand_step_mask(stream.step_mask(video_attention_mask), values)
+        """`(values - mean) / std` with the stream's saved statistics (when enabled), and zero on padding whatever the
+        padding held: the architectures mask by multiplying, and `0 * nan` is `nan`."""
+        if self.config.standardize_video_features:
+            mean_name, std_name = stream.statistics_names
+            values = (values - getattr(self, mean_name)) / getattr(self, std_name)
+        real = _expand_step_mask(stream.step_mask(video_attention_mask), values).bool()
+        return values.where(real, 0)
 
     def set_video_feature_statistics(
         self, mean: torch.Tensor, std: torch.Tensor, input_name: str = "video_features"
@@ -632,7 +658,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         if past_key_values is None:
             streams = {name: kwargs[name] for name in self._stream_names() if name in kwargs}
             video = self.get_video_inputs(video_features, pixel_values_videos, video_attention_mask, **streams)
-            self._check_batch_size(text_name, input_ids, len(video["video_attention_mask"]), "videos")
+            self._check_batch_size(text_name, len(input_ids), len(video["video_attention_mask"]), "videos")
             past_key_values = self.encode_video(**video)
         elif not isinstance(past_key_values, RecurrentState):
             raise ValueError(
@@ -640,14 +666,16 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 f"{type(past_key_values).__name__}."
             )
         else:
-            self._check_batch_size(text_name, input_ids, past_key_values.batch_size, "videos in `past_key_values`")
+            self._check_batch_size(
+                text_name, len(input_ids), past_key_values.batch_size, "videos in `past_key_values`"
+            )
         logits, state, attentions = self.decode(input_ids, past_key_values, output_attentions=bool(output_attentions))
 
         loss = None
         if labels is not None:
             reduction = "sum" if num_items_in_batch is not None else "mean"
             loss = nn.functional.cross_entropy(
-                logits.flatten(0, 1).float(),
+                logits.flatten(0, 1).to(torch.promote_types(logits.dtype, torch.float32)),  # half precision up
                 labels.flatten().to(logits.device),
                 ignore_index=-100,
                 reduction=reduction,
@@ -686,23 +714,27 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         return name
 
     @staticmethod
-    def _check_batch_size(name: str, ids: torch.Tensor, num_videos: int, videos: str) -> None:
-        if len(ids) != num_videos:
-            raise ValueError(f"`{name}` has {len(ids)} rows but there are {num_videos} {videos}: give one per video.")
+    def _check_batch_size(name: str, num_rows: int, num_videos: int, videos: str) -> None:
+        if num_rows != num_videos:
+            raise ValueError(f"`{name}` has {num_rows} rows but there are {num_videos} {videos}: give one per video.")
 
-    def _prepare_cache_for_generation(self, generation_config, model_kwargs: dict, *args, **kwargs) -> None:
+    def _prepare_cache_for_generation(
+        self, generation_config, model_kwargs: dict, generation_mode, batch_size: int, *args, **kwargs
+    ) -> None:
         """Encode each video once into the state decoding starts from. `generate()` has already repeated every video
-        for its beams (or returned sequences); the repeats share one encoding instead of each reading the video."""
+        for its beams (or returned sequences); the repeats share one encoding instead of each reading the video.
+        `batch_size` is the number of prompts (`input_ids` rows) before that repetition."""
         if generation_config.output_hidden_states:  # before anything is encoded
             self._refuse_hidden_states()
+        repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
+        names = ("video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names())
+        video = {name: model_kwargs[name] for name in names if model_kwargs.get(name) is not None}
+        if video and model_kwargs.get("past_key_values") is None:  # the user's counts, before the repetition
+            num_videos = len(next(iter(video.values()))) // repeats
+            self._check_batch_size("input_ids", batch_size, num_videos, "videos")
         if not generation_config.use_cache or model_kwargs.get("past_key_values") is not None:
             return
-        repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
-        video = {
-            name: model_kwargs.pop(name)[::repeats]
-            for name in ("video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names())
-            if model_kwargs.get(name) is not None
-        }
+        video = {name: model_kwargs.pop(name)[::repeats] for name in video}
         state = self.encode_video(**self.get_video_inputs(**video))
         model_kwargs["past_key_values"] = state.repeat_interleave(repeats)
 

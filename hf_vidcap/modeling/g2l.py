@@ -38,7 +38,13 @@ from .base import (
     to_batch_first,
     to_layer_first,
 )
-from .layers import AdditiveAttention, ClipFeatureEncoder, region_frame_indices, vision_feature_size
+from .layers import (
+    AdditiveAttention,
+    ClipFeatureEncoder,
+    check_positive_int,
+    region_frame_indices,
+    vision_feature_size,
+)
 
 
 G2L_ABLATIONS: dict[str, dict] = {
@@ -141,14 +147,18 @@ class G2LConfig(VideoCaptioningConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        if self.num_key_frames < 0:
-            raise ValueError(f"`num_key_frames` must be 0 (no local branch) or more, got {self.num_key_frames}.")
+        if (
+            isinstance(self.num_key_frames, bool)
+            or not isinstance(self.num_key_frames, int)
+            or self.num_key_frames < 0
+        ):
+            raise ValueError(f"`num_key_frames` must be 0 (no local branch) or more, got {self.num_key_frames!r}.")
         if self.num_key_frames and not self.use_alignment:
             raise ValueError(
                 "`num_key_frames > 0` needs `use_alignment=True`: the aligned attention selects the key frames."
             )
-        if self.region_frame_stride < 1:
-            raise ValueError(f"`region_frame_stride` must be at least 1, got {self.region_frame_stride}.")
+        for name in ("num_regions", "region_frame_stride", "num_hidden_layers"):
+            check_positive_int(name, getattr(self, name))
         if self.gumbel_scale <= 0 or self.gumbel_temperature <= 0:
             raise ValueError(
                 f"`gumbel_scale` and `gumbel_temperature` must be positive, got {self.gumbel_scale} and "

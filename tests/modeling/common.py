@@ -81,6 +81,10 @@ class VideoCaptioningModelTesterMixin:
         torch.testing.assert_close(output.loss, expected)
         summed = model(**inputs, labels=labels, num_items_in_batch=int(keep.sum()) * 2).loss
         torch.testing.assert_close(summed, expected / 2)
+        # Half precision is scored in float32; double precision stays double (as `gradcheck` needs).
+        double = model.double()(**inputs, labels=labels)
+        assert double.loss.dtype == torch.float64
+        torch.testing.assert_close(double.loss, expected.double())
 
     def test_learns_to_caption_a_tiny_set(self):
         model = self.get_model(initializer_range=0.1).train()
@@ -125,9 +129,18 @@ class VideoCaptioningModelTesterMixin:
         )
         for name, value in inputs.items():
             padded[name][:, : value.shape[1]] = value
+            if name != "video_attention_mask":  # NaN, as masking by multiplication would let through (0 * nan)
+                padded[name][:, value.shape[1] :] = float("nan")
         padded["video_attention_mask"][:, self.num_frames :] = 0
-        padded["video_features"][:, self.num_frames :] = 7.0
-        torch.testing.assert_close(model(**padded, labels=labels).logits, model(**inputs, labels=labels).logits)
+        # The short videos' own padding frames too.
+        padded["video_features"][~padded["video_attention_mask"].bool()] = float("nan")
+        expected = model(**inputs, labels=labels).logits
+        torch.testing.assert_close(model(**padded, labels=labels).logits, expected)
+        # A float or bool mask is the same mask.
+        for mask in (padded["video_attention_mask"].float(), padded["video_attention_mask"].bool()):
+            torch.testing.assert_close(
+                model(**{**padded, "video_attention_mask": mask}, labels=labels).logits, expected
+            )
 
     def test_reorder_cache_selects_rows(self):
         model = self.get_model()
@@ -309,6 +322,10 @@ class VideoCaptioningModelTesterMixin:
             ("vision_feature_pooling", "max", r"`vision_feature_pooling` must be one of \('mean'.*got 'max'"),
             ("frame_chunk_size", 0, r"`frame_chunk_size` must be a positive integer, got 0"),
             ("max_caption_length", 0, r"`max_caption_length` must be a positive integer"),
+            ("video_feature_size", 0, r"`video_feature_size` must be a positive integer, got 0"),
+            ("vocab_size", 2.5, r"`vocab_size` must be a positive integer, got 2.5"),
+            ("pad_token_id", -1, rf"`pad_token_id` is -1, outside the vocabulary of `vocab_size={VOCAB_SIZE}`"),
+            ("eos_token_id", VOCAB_SIZE, rf"`eos_token_id` is {VOCAB_SIZE}, outside the vocabulary"),
         ],
     )
     def test_bad_config_values_are_named_when_the_config_is_made(self, field, value, message):
@@ -346,8 +363,10 @@ class VideoCaptioningModelTesterMixin:
             model(input_ids=labels[:1, :1], past_key_values=state)
         with pytest.raises(ValueError, match=r"`past_key_values` must be the `RecurrentState`.*got a DynamicCache"):
             model(**video, input_ids=labels[:, :1], past_key_values=DynamicCache())
-        with pytest.raises(ValueError, match=rf"`input_ids` has 1 rows but there are {self.batch_size} videos"):
-            model.generate(**video, input_ids=labels[:1, :1], max_new_tokens=2)
+        for options in ({}, {"num_beams": 2}, {"use_cache": False, "num_return_sequences": 2, "do_sample": True}):
+            # The user's counts, not those after generate() repeats every row for its beams or sequences.
+            with pytest.raises(ValueError, match=rf"`input_ids` has 1 rows but there are {self.batch_size} videos"):
+                model.generate(**video, input_ids=labels[:1, :1], max_new_tokens=2, **options)
         with pytest.raises(ValueError, match="does not return hidden states"):
             model.generate(**video, output_hidden_states=True, return_dict_in_generate=True, max_new_tokens=2)
 
@@ -363,9 +382,20 @@ class VideoCaptioningModelTesterMixin:
             ({"video_features": features, "video_attention_mask": torch.zeros_like(mask)}, r"no frames"),
             ({"video_features": features, "video_attention_mask": mask.flip(1)}, r"real frames first"),
             ({"video_features": features[:, :0]}, r"video_features.*no frames"),
+            ({"video_features": features[:0], "video_attention_mask": mask[:0]}, r"`video_features` holds no video"),
+            (
+                {"video_features": features.index_put((torch.tensor(1), torch.tensor(0)), torch.tensor(float("inf")))},
+                r"`video_features` holds NaN or infinite values in the real frames of videos \[1\]",
+            ),
             ({}, r"exactly one of"),
             ({"pixel_values_videos": torch.zeros(self.batch_size, 2, 3, 8, 8)}, r"no vision backbone"),
         ]
+        for stream in model.video_streams():
+            values = inputs[stream.name].clone()
+            values[2, 0] = float("nan")
+            cases.append(
+                ({**inputs, stream.name: values}, rf"`{stream.name}` holds NaN or infinite values .* videos \[2\]")
+            )
         for video, message in cases:
             with pytest.raises(ValueError, match=message):
                 model(input_ids=ids, **video)

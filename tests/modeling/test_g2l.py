@@ -189,6 +189,21 @@ def test_local_branch_needs_alignment():
         G2LConfig(use_alignment=False, num_key_frames=2)
 
 
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("num_key_frames", 1.5, r"`num_key_frames` must be 0 \(no local branch\) or more, got 1.5"),
+        ("num_key_frames", -1, r"`num_key_frames` must be 0 .* got -1"),
+        ("region_frame_stride", 0, r"`region_frame_stride` must be a positive integer, got 0"),
+        ("num_regions", 2.0, r"`num_regions` must be a positive integer, got 2.0"),
+        ("num_hidden_layers", 0, r"`num_hidden_layers` must be a positive integer"),
+    ],
+)
+def test_counts_of_the_config_are_checked(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        G2LConfig(**{field: value})
+
+
 # ---------------------------------------------------------------------------------------------- streams
 
 
@@ -273,6 +288,12 @@ def test_pixels_give_all_three_streams():
     )
     ids = model.generate(pixel_values_videos=pixels, video_attention_mask=mask, num_beams=2, max_new_tokens=3)
     assert torch.equal(ids, model.generate(**streams, num_beams=2, max_new_tokens=3))
+    # A float or bool mask a user builds selects the same frames (it indexes the clip windows and region frames).
+    for other_mask in (mask.float(), mask.bool()):
+        assert torch.equal(
+            model.generate(pixel_values_videos=pixels, video_attention_mask=other_mask, num_beams=2, max_new_tokens=3),
+            ids,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- training schedule
