@@ -9,12 +9,12 @@ A video becomes a fixed or variable number of RGB frames:
   rate). When that gives more frames than the cap (`max_frames`, else `num_frames`), the cap's number of frames is
   sampled uniformly over the whole video instead, as with `num_frames`.
 
-Decoding stops at the last frame needed. Frame indices come from the frame count the container reports, or from its
-duration times its average frame rate, or, when it reports neither, from counting the stream's packets.
+Decoding stops at the last frame needed. Frame indices come from the frame count the container reports or, when it
+keeps none (MKV, WebM, MPEG), from counting the stream's packets, which reads the file without decoding it.
 
 Every problem with the input raises [`InvalidVideoError`], whose message names the file and the problem. A file that
 decodes to clearly fewer frames than its container announces is truncated or corrupt and raises too; a shortfall of
-at most `max(2, 5%)` frames (rounding in a duration-based count, frames hidden by an edit list) is accepted, and the
+at most `max(2, 5%)` frames (frames hidden by an edit list, packets that hold no picture) is accepted, and the
 frames are then sampled again from the frames actually decoded.
 """
 
@@ -171,27 +171,54 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.video
 
 
 def _probe(path: str) -> tuple[int, float | None]:
-    """Returns the number of frames of a video file and its average frame rate (`None` when unknown)."""
+    """Returns the number of frames of a video file and its average frame rate (`None` when unknown).
+
+    The count is the container's own when it keeps one (MP4, MOV, AVI). Otherwise the stream's packets are counted,
+    without decoding them: duration times average rate is no count for a variable frame rate, and FFmpeg can
+    underestimate the duration of an MPEG stream to one frame. Packets that end clearly before the duration the
+    container announces mean a truncated file."""
     with _open(path) as container:
         stream = _video_stream(container, path)
         rate = stream.average_rate or stream.guessed_rate
         frame_rate = float(rate) if rate else None
-        if stream.duration:
-            duration = float(stream.duration * stream.time_base)
-        else:
-            duration = container.duration / av.time_base if container.duration else None
         if stream.frames > 0:
             frame_count = stream.frames
-        elif duration and frame_rate:
-            frame_count = round(duration * frame_rate)
         else:
-            try:
-                frame_count = sum(1 for packet in container.demux(stream) if packet.size)
-            except av.error.FFmpegError as err:
-                raise InvalidVideoError(f"Video {path!r} cannot be read: {err.strerror or err}.") from err
+            frame_count, end = _count_packets(container, stream, path)
+            duration = container.duration / av.time_base if container.duration else None
+            if frame_count and duration and end is not None and frame_rate:
+                # A truncated file ends early in time; a variable-rate one ends where its duration says. Half a frame
+                # more is allowed for timestamps rounded to the millisecond, as MKV keeps them.
+                missing_frames = (duration - end) * frame_rate - 0.5
+                if missing_frames > max(_MIN_FRAME_SHORTFALL, _RELATIVE_FRAME_SHORTFALL * duration * frame_rate):
+                    raise InvalidVideoError(
+                        f"Video {path!r} is truncated or corrupt: its container announces {duration:.2f} s but its "
+                        f"frames end at {end:.2f} s."
+                    )
     if frame_count == 0:
-        raise InvalidVideoError(f"Video {path!r} has no frames.")
+        raise InvalidVideoError(f"Video {path!r} has no decodable frame.")
     return frame_count, frame_rate
+
+
+def _count_packets(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str
+) -> tuple[int, float | None]:
+    """The number of non-empty packets of `stream`, and the time in seconds their presentation ends (`None` when
+    they carry no timestamps)."""
+    count, end = 0, None
+    try:
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            count += 1
+            if packet.pts is not None and packet.time_base:
+                packet_end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                end = packet_end if end is None else max(end, packet_end)
+    except av.error.FFmpegError as err:
+        raise InvalidVideoError(f"Video {path!r} cannot be read: {err.strerror or err}.") from err
+    if end is not None and stream.start_time is not None:
+        end -= float(stream.start_time * stream.time_base)
+    return count, end
 
 
 def _decode_frames(path: str, indices: np.ndarray) -> tuple[list[np.ndarray], int]:

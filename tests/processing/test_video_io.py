@@ -16,9 +16,10 @@ from .video_factory import counter_frames, frame_colour, frame_indices
 UNIFORM_8_OF_24 = [1, 4, 7, 10, 13, 16, 19, 22]
 
 
-@pytest.mark.parametrize("name", ["counter", "counter_mkv", "counter_raw"])
+@pytest.mark.parametrize("name", ["counter", "counter_mkv", "counter_raw", "counter_variable_rate_mkv", "counter_mpg"])
 def test_uniform_sampling_picks_segment_centres(videos, name):
-    # mp4 reports its frame count, mkv only its duration, raw h264 neither (packets are counted).
+    # mp4 reports its frame count; the others do not, and their packets are counted. Duration times average rate would
+    # count 60 frames in the variable-rate mkv (a "truncated" file) and 1 in the mpg (one frame and padding).
     frames, mask = load_video(videos[name], num_frames=8)
     assert frames.shape == (8, 32, 32, 3) and frames.dtype == np.uint8
     assert mask.dtype == np.int64 and mask.tolist() == [1] * 8
@@ -119,7 +120,7 @@ def test_slightly_short_stream_is_sampled_again(videos):
         ("random", "cannot be opened as a video"),
         ("truncated_head", "cannot be opened as a video"),
         ("truncated_faststart", "truncated or corrupt: its container announces 24 frames but only"),
-        ("truncated_mkv", "truncated or corrupt: its container announces 24 frames but only"),
+        ("truncated_mkv", "truncated or corrupt: its container announces 1.00 s but its frames end at 0.58 s"),
         ("corrupt_mp4", "truncated or corrupt: decoding failed"),
         ("audio", "has no video stream (streams found: audio)"),
         ("undecodable_mkv", "has no decodable frame"),

@@ -6,6 +6,7 @@ has random noise in the bottom half of its frames, so that its packets are large
 """
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -45,6 +46,24 @@ def write_video(
     encode_video(
         frames, path, fps=FRAME_RATE, crf=0, container_format=container_format, container_options=container_options
     )
+    return path
+
+
+def write_variable_rate_video(path: Path, frames: np.ndarray) -> Path:
+    """Encodes frames losslessly with x264 at a variable rate: the first half 20 ms apart, the rest 200 ms apart (the
+    container's duration times its average rate is then no frame count)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FRAME_RATE, options={"crf": "0"})
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for index, pixels in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = (
+                sum(20 if i < len(frames) // 2 else 200 for i in range(index)),
+                Fraction(1, 1000),
+            )
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
     return path
 
 
@@ -92,6 +111,8 @@ def write_test_videos(folder: Path) -> dict[str, Path]:
         "counter": write_video(folder / "counter.mp4", counter_frames(24)),
         "counter_mkv": write_video(folder / "counter.mkv", counter_frames(24)),
         "counter_raw": write_video(folder / "counter.h264", counter_frames(24), container_format="h264"),
+        "counter_variable_rate_mkv": write_variable_rate_video(folder / "variable_rate.mkv", counter_frames(24)),
+        "counter_mpg": folder / "counter.mpg",
         "short": write_video(folder / "short.mp4", counter_frames(5)),
         "wide": write_video(folder / "wide.mp4", counter_frames(6, size=48)),
         "noisy_faststart": write_video(
@@ -104,6 +125,8 @@ def write_test_videos(folder: Path) -> dict[str, Path]:
         "text": folder / "notes.mp4",
         "random": folder / "random.avi",
     }
+    # MPEG-2 in a program stream, whose duration FFmpeg reads as one frame's.
+    encode_video(counter_frames(24), videos["counter_mpg"], fps=FRAME_RATE, codec="mpeg2video", bit_rate=20_000_000)
     videos["directory"].mkdir()
     videos["text"].write_text("A man is playing a guitar.\nThis is not a video.\n")
     videos["random"].write_bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8).tobytes())
