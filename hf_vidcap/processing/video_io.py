@@ -7,7 +7,8 @@ A video becomes a fixed or variable number of RGB frames:
   the returned mask marks real frames with 1 and padding with 0.
 - `fps=f`: one frame every `1 / f` seconds from the start (all frames when `f` is at or above the video's frame
   rate). When that gives more frames than the cap (`max_frames`, else `num_frames`), the cap's number of frames is
-  sampled uniformly over the whole video instead, as with `num_frames`.
+  sampled uniformly over the whole video instead, as with `num_frames`. Frames are stepped through at the video's
+  average frame rate, so a variable-rate video is sampled evenly by frame, not by time.
 
 Decoding stops at the last frame needed. Frame indices come from the frame count the container reports or, when it
 keeps none (MKV, WebM, MPEG), from counting the stream's packets, which reads the file without decoding it.
