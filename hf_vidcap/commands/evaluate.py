@@ -29,11 +29,23 @@ def evaluate_command(args: argparse.Namespace) -> None:
         write_coco_predictions,
     )
 
-    for flag, path in (("--predictions-file", args.predictions_file), ("--metrics-file", args.metrics_file)):
-        if path is not None and Path(path).exists() and not args.overwrite:
+    outputs = [
+        (flag, path)
+        for flag, path in (("--predictions-file", args.predictions_file), ("--metrics-file", args.metrics_file))
+        if path is not None
+    ]
+    for flag, path in outputs:
+        if Path(path).is_dir():
+            raise InvalidInputError(f"{flag} {path} is a folder; pass a file path.")
+        if Path(path).exists() and not args.overwrite:
             raise InvalidInputError(f"{flag} {path} already exists; pass another file, or --overwrite to replace it.")
-        if path is not None and not Path(path).absolute().parent.is_dir():
+        if not Path(path).absolute().parent.is_dir():
             raise InvalidInputError(f"{flag} {path}: the folder {Path(path).absolute().parent} does not exist.")
+    if len(outputs) == 2 and Path(outputs[0][1]).resolve() == Path(outputs[1][1]).resolve():
+        raise InvalidInputError(
+            f"--predictions-file and --metrics-file are the same file, {outputs[0][1]}: the metrics would overwrite "
+            "the predictions."
+        )
     transformers_logging.disable_progress_bar()
     model, processor = load_captioner(args.model)
     split = select_split(dataset_from_args(args), args.split)

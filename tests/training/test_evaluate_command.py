@@ -121,6 +121,11 @@ def test_existing_output_files_are_kept(saved_model, feature_dataset_dir, tmp_pa
         ("other feature size", "The test split's video_features have 8 values per frame but the model expects 16"),
         ("no dataset", "missing: no such file or folder"),
         (["--predictions-file", "nowhere/p.json"], "--predictions-file nowhere/p.json: the folder"),
+        (
+            ["--predictions-file", "./same.json", "--metrics-file", "same.json", "--overwrite"],
+            "--predictions-file and --metrics-file are the same file",
+        ),
+        ("folder as output", "is a folder; pass a file path"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(case, message, saved_model, feature_dataset_dir, tmp_path, capsys):
@@ -135,6 +140,8 @@ def test_bad_input_is_one_line_and_exit_status_2(case, message, saved_model, fea
         folder, case = tmp_path, []
     elif case == "no dataset":
         dataset, case = tmp_path / "missing", []
+    elif case == "folder as output":  # --overwrite: it used to caption the split, then fail to write
+        case = ["--predictions-file", str(tmp_path), "--overwrite"]
     capsys.readouterr()
     assert main(["evaluate", "--model", str(folder), "--dataset", str(dataset), *case]) == 2
     err = capsys.readouterr().err
