@@ -133,6 +133,10 @@ def test_stream_options_are_checked(arguments, tmp_path, capsys):
     with pytest.raises(SystemExit):  # a usage error of argparse
         main([*arguments, "--region-grid-size", "0", "--output", str(tmp_path / "out")])
     assert "argument --region-grid-size: must be at least 1, got 0" in capsys.readouterr().err
+    for device, message in (("gpu0", "'gpu0' is not a torch device"), ("cuda:99", "'cuda:99': this machine has")):
+        with pytest.raises(SystemExit):  # not a torch traceback after the dataset was read
+            main([*arguments, "--device", device, "--output", str(tmp_path / "out")])
+        assert f"argument --device: {message}" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("{}")
     assert (
         main([*arguments, "--clip-vision-config", str(tmp_path / "bad.json"), "--output", str(tmp_path / "out")]) == 2

@@ -109,6 +109,21 @@ def _first_sentence(error: Exception) -> str:
     return message.split(". ")[0]
 
 
+def _device(value: str) -> str:
+    """An `argparse` type: a torch device this machine has (`cpu`, `cuda`, `cuda:1`, `mps`, ...)."""
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a torch device (cpu, cuda, cuda:N, mps, ...)") from None
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise argparse.ArgumentTypeError(f"{value!r}: this machine has {torch.cuda.device_count()} CUDA devices")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{value!r}: MPS is not available on this machine")
+    return value
+
+
 def _default_device() -> str:
     """This process's GPU if there is one (`LOCAL_RANK` under torchrun / accelerate launch), else the CPU."""
     import torch
@@ -183,6 +198,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     extract.add_argument("--num-shards", type=positive_int, help="number of processes sharing the work")
     extract.add_argument("--shard-index", type=int, help="this process's share, 0 to --num-shards - 1")
-    extract.add_argument("--device", help="device of the backbone (default: this process's GPU if any, else cpu)")
+    extract.add_argument(
+        "--device", type=_device, help="device of the backbone (default: this process's GPU if any, else cpu)"
+    )
     extract.add_argument("--seed", type=int, default=0, help="seed of a random --vision-config backbone")
     extract.set_defaults(handler=extract_features_command)
