@@ -141,15 +141,19 @@ def main(argv: list[str] | None = None) -> dict:
         eval_rows = eval_rows.with_format("numpy", columns=["video_features"], output_all_columns=True)
 
     max_length = model.config.max_caption_length
+    # Only the precomputed inputs this model reads: a feature set made for G2L also holds clip and region features.
+    feature_columns = ["video_features", *(stream.name for stream in model.video_streams())]
     train_loader = DataLoader(
         train_pairs,
         batch_size=args.per_device_train_batch_size,
         shuffle=True,
-        collate_fn=VideoCaptioningCollator(processor, max_length=max_length),
+        collate_fn=VideoCaptioningCollator(processor, max_length=max_length, feature_columns=feature_columns),
         generator=torch.Generator().manual_seed(args.seed),
     )
     eval_loader = DataLoader(
-        eval_rows, batch_size=args.per_device_eval_batch_size, collate_fn=IndexedCollator(processor)
+        eval_rows,
+        batch_size=args.per_device_eval_batch_size,
+        collate_fn=IndexedCollator(processor, feature_columns=feature_columns),
     )
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay

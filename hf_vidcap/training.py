@@ -458,7 +458,11 @@ def build_seq2seq_trainer(
         args=args,
         train_dataset=train_pairs,
         eval_dataset=eval_dataset,
-        data_collator=VideoCaptioningCollator(processor, max_length=model.config.max_caption_length),
+        data_collator=VideoCaptioningCollator(
+            processor,
+            max_length=model.config.max_caption_length,
+            feature_columns=[stream.name for stream in model._all_streams()],
+        ),
         processing_class=processor,
         compute_metrics=compute_metrics,
         **trainer_kwargs,

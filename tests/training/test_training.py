@@ -91,6 +91,24 @@ def test_an_evaluation_clip_without_references_is_named(feature_dataset_dir, tmp
         build_seq2seq_trainer(model, processor, args, train, test, eval_split="test")
 
 
+def test_feature_columns_the_model_does_not_read_are_left_out(feature_dataset_dir, tmp_path):
+    """A feature set made for G2L also holds `clip_features`: S2VT trains on it and, after training, evaluates with
+    generate(), which refuses inputs the model does not read."""
+    splits = load_from_disk(feature_dataset_dir)
+    train, test = (
+        split.add_column("clip_features", [[[1.0] * 3] * 2] * len(split))
+        for split in (splits["train"], splits["test"])
+    )
+    processor = build_processor(train)
+    model = build_model("s2vt", vocab_size=len(processor.tokenizer), video_feature_size=8, config_overrides=TINY_S2VT)
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path), report_to="none", use_cpu=True, max_steps=1, predict_with_generate=True
+    )
+    trainer = build_seq2seq_trainer(model, processor, args, train, test, eval_split="test")
+    trainer.train()
+    assert "eval_CIDEr" in trainer.evaluate(num_beams=1)
+
+
 def test_caption_metrics_drop_the_padding_rows_of_the_last_step():
     processor = build_processor(Dataset.from_dict({"captions": [["a red ball"], ["a blue cube"]]}))
     ids = processor.tokenizer(["a red ball", "a blue cube", "a red ball"])["input_ids"]  # <bos> words <eos>
