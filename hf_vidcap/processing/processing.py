@@ -112,6 +112,9 @@ class VideoCaptioningProcessor(ProcessorMixin):
             `ValueError`: for missing, conflicting or malformed inputs, or batch sizes that differ between videos and
             text; [`InvalidVideoError`] (a `ValueError`) for a video that cannot be used.
         """
+        for name in video_streams:  # first: a misspelled `video=` or `images=` is not "nothing"
+            if not name.endswith("_features"):
+                raise TypeError(f"VideoCaptioningProcessor got an unexpected keyword argument {name!r}.")
         if videos is None and video_features is None and text is None:
             raise ValueError("Nothing to process: give `videos`, `video_features` or `text`.")
         if videos is not None and video_features is not None:
@@ -126,8 +129,6 @@ class VideoCaptioningProcessor(ProcessorMixin):
         elif video_features is not None:
             data.update(_pad_video_features(video_features, video_attention_mask))
         for name, stream in video_streams.items():
-            if not name.endswith("_features"):
-                raise TypeError(f"VideoCaptioningProcessor got an unexpected keyword argument {name!r}.")
             if not data:
                 raise ValueError(f"`{name}` goes with `videos` or `video_features`.")
             data[name] = _pad_stream(name, stream, len(data["video_attention_mask"]))

@@ -61,3 +61,6 @@ def test_bad_streams_raise_clear_errors(processor):
         processor(text=["a red circle"], clip_features=[np.zeros((5, 2))])
     with pytest.raises(TypeError, match="unexpected keyword argument 'num_frame'"):
         processor(video_features=frames, num_frame=4)
+    for misspelled in ("video", "images"):  # alone, not reported as "nothing to process"
+        with pytest.raises(TypeError, match=f"unexpected keyword argument '{misspelled}'"):
+            processor(**{misspelled: ["a.mp4"]})
