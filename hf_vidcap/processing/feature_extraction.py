@@ -34,7 +34,8 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         num_frames (`int`, *optional*, defaults to 16):
             Frames sampled uniformly per video (shorter videos are padded). With `fps`, the most frames per video.
         fps (`float`, *optional*):
-            If given, frames are taken at this rate from video files instead (arrays have no frame rate).
+            If given, frames are taken at this rate from video files instead. Frames in memory have no frame rate:
+            they are sampled uniformly with `num_frames`.
         do_sample_frames (`bool`, *optional*, defaults to `True`):
             Whether to sample the frames of each video. `False` takes frames in memory as they are, every one of them
             real (for frames already sampled); video files cannot be read that way.
@@ -115,7 +116,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
             num_frames (`int`, *optional*):
                 Overrides `self.num_frames` for this call.
             fps (`float`, *optional*):
-                Overrides `self.fps` for this call.
+                Overrides `self.fps` for this call (for video files only: frames in memory given with `fps` raise).
             do_sample_frames (`bool`, *optional*):
                 Overrides `self.do_sample_frames` for this call. With `False`, `num_frames` and `fps` are not used, and
                 each video must be frames in memory, all real: for frames from [`load_video`], pass
@@ -131,13 +132,13 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
             or frames of different sizes and no resizing.
         """
         num_frames = self.num_frames if num_frames is None else num_frames
-        fps = self.fps if fps is None else fps
+        call_fps, fps = fps, self.fps if fps is None else fps
         do_sample_frames = self.do_sample_frames if do_sample_frames is None else do_sample_frames
         videos = _as_video_list(videos)
         clips = []
         for index, video in enumerate(videos):
             try:
-                clips.append(self._load(video, num_frames, fps, do_sample_frames))
+                clips.append(self._load(video, num_frames, fps, do_sample_frames, call_fps))
             except InvalidVideoError as err:
                 raise InvalidVideoError(f"videos[{index}]: {err}") from err
         pixels = [self._preprocess(frames[mask.astype(bool)]) for frames, mask in clips]
@@ -155,10 +156,16 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         return BatchFeature(data, tensor_type=return_tensors)
 
     def _load(
-        self, video: VideoInput, num_frames: int | None, fps: float | None, do_sample_frames: bool
+        self,
+        video: VideoInput,
+        num_frames: int | None,
+        fps: float | None,
+        do_sample_frames: bool,
+        call_fps: float | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decodes and samples one video (or takes frames already sampled) into `uint8` frames `[T, H, W, 3]` and
-        their mask `[T]`."""
+        their mask `[T]`. `fps` is the rate for files; frames in memory refuse only an `fps` of the call (`call_fps`)
+        and otherwise take `num_frames`."""
         if isinstance(video, (str, os.PathLike)):
             if not do_sample_frames:
                 raise ValueError(
@@ -169,7 +176,7 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         if isinstance(video, (np.ndarray, torch.Tensor)):
             if not do_sample_frames:
                 return sample_frames(video, num_frames=None)
-            if fps is not None:
+            if call_fps is not None:
                 raise InvalidVideoError(
                     "Frames in memory have no frame rate: sample them with `num_frames`, not `fps`."
                 )

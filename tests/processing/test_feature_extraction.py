@@ -146,6 +146,15 @@ def test_errors_name_the_index_and_the_path(videos):
         extractor([3])
     with pytest.raises(InvalidVideoError, match=r"videos\[0\]: Frames in memory have no frame rate"):
         extractor(counter_frames(8), fps=2)
+    # A saved `fps` (features extracted with --fps) is for files: frames in memory are sampled with `num_frames`.
+    by_rate = VideoCaptioningFeatureExtractor(num_frames=4, fps=2.0, size=16)
+    sampled = by_rate(counter_frames(8), return_tensors="pt")
+    torch.testing.assert_close(
+        sampled["pixel_values_videos"],
+        VideoCaptioningFeatureExtractor(num_frames=4, size=16)(counter_frames(8), return_tensors="pt")[
+            "pixel_values_videos"
+        ],
+    )
     with pytest.raises(ValueError, match="empty list"):
         extractor([])
 
