@@ -206,8 +206,8 @@ class RecurrentState:
 
 
 def _expand_step_mask(step_mask: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """A `(batch_size, num_steps)` mask as `values.dtype`, with trailing axes of size 1 to broadcast over `values`."""
-    return step_mask.to(values.dtype).view(*step_mask.shape, *[1] * (values.dim() - 2))
+    """A `(batch_size, num_steps)` mask as booleans, with trailing axes of size 1 to broadcast over `values`."""
+    return step_mask.bool().view(*step_mask.shape, *[1] * (values.dim() - 2))
 
 
 def _check_finite(name: str, values: torch.Tensor, step_mask: torch.Tensor) -> None:
@@ -407,7 +407,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         inputs = {"video_features": features * mask[..., None], "video_attention_mask": mask}
         for stream in self.video_streams():
             values = torch.randn(stream.shape(batch_size, num_frames), generator=generator)
-            inputs[stream.name] = values * _expand_step_mask(stream.step_mask(mask), values)
+            inputs[stream.name] = values.where(_expand_step_mask(stream.step_mask(mask), values), 0)
         return inputs
 
     def get_video_features(
@@ -566,8 +566,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         if self.config.standardize_video_features:
             mean_name, std_name = stream.statistics_names
             values = (values - getattr(self, mean_name)) / getattr(self, std_name)
-        real = _expand_step_mask(stream.step_mask(video_attention_mask), values).bool()
-        return values.where(real, 0)
+        return values.where(_expand_step_mask(stream.step_mask(video_attention_mask), values), 0)
 
     def set_video_feature_statistics(
         self, mean: torch.Tensor, std: torch.Tensor, input_name: str = "video_features"
