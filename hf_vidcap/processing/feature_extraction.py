@@ -132,13 +132,12 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
             or frames of different sizes and no resizing.
         """
         num_frames = self.num_frames if num_frames is None else num_frames
-        call_fps, fps = fps, self.fps if fps is None else fps
         do_sample_frames = self.do_sample_frames if do_sample_frames is None else do_sample_frames
         videos = _as_video_list(videos)
         clips = []
         for index, video in enumerate(videos):
             try:
-                clips.append(self._load(video, num_frames, fps, do_sample_frames, call_fps))
+                clips.append(self._load(video, num_frames, fps, do_sample_frames))
             except InvalidVideoError as err:
                 raise InvalidVideoError(f"videos[{index}]: {err}") from err
         pixels = [self._preprocess(frames[mask.astype(bool)]) for frames, mask in clips]
@@ -156,27 +155,22 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         return BatchFeature(data, tensor_type=return_tensors)
 
     def _load(
-        self,
-        video: VideoInput,
-        num_frames: int | None,
-        fps: float | None,
-        do_sample_frames: bool,
-        call_fps: float | None,
+        self, video: VideoInput, num_frames: int | None, fps: float | None, do_sample_frames: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Decodes and samples one video (or takes frames already sampled) into `uint8` frames `[T, H, W, 3]` and
-        their mask `[T]`. `fps` is the rate for files; frames in memory refuse only an `fps` of the call (`call_fps`)
-        and otherwise take `num_frames`."""
+        their mask `[T]`. `fps` is the call's: files fall back on `self.fps`, frames in memory (which have no frame
+        rate) refuse it and otherwise take `num_frames`."""
         if isinstance(video, (str, os.PathLike)):
             if not do_sample_frames:
                 raise ValueError(
                     f"`do_sample_frames=False` takes frames in memory, but {os.fspath(video)!r} is a video file: "
                     "files are always sampled (decode it with `load_video` to choose its frames)."
                 )
-            return load_video(video, num_frames=num_frames, fps=fps)
+            return load_video(video, num_frames=num_frames, fps=self.fps if fps is None else fps)
         if isinstance(video, (np.ndarray, torch.Tensor)):
             if not do_sample_frames:
                 return sample_frames(video, num_frames=None)
-            if call_fps is not None:
+            if fps is not None:
                 raise InvalidVideoError(
                     "Frames in memory have no frame rate: sample them with `num_frames`, not `fps`."
                 )
