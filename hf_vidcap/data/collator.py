@@ -83,8 +83,8 @@ class VideoCaptioningCollator:
         caption_column (`str`, *optional*, defaults to `"caption"`): the column of target captions.
         max_length (`int`, *optional*): longest `labels` row, `<eos>` included.
         feature_columns (`Sequence[str]`, *optional*): the precomputed inputs the model reads, `video_features` and
-            the names of `model.video_streams()`. Other `*_features` columns (a G2L feature set given to S2VT) are left out: `generate()` refuses inputs the
-            model does not read. Defaults to every `*_features` column.
+            the names of `model.video_streams()`. Other `*_features` columns (a G2L feature set given to S2VT) are
+            left out: `generate()` refuses inputs the model does not read. Defaults to every `*_features` column.
     """
 
     processor: VideoCaptioningProcessor
@@ -96,10 +96,11 @@ class VideoCaptioningCollator:
         captions = [row[self.caption_column] for row in rows] if self.caption_column in rows[0] else None
         if "video_features" in rows[0]:
             # The frame features and any other precomputed stream a multi-stream model reads (e.g. `clip_features`).
-            names = [name for name in rows[0] if name.endswith("_features")]
-            if self.feature_columns is not None:
-                names = [name for name in names if name in self.feature_columns]
-            videos = {name: [row[name] for row in rows] for name in names}
+            videos = {
+                name: [row[name] for row in rows]
+                for name in rows[0]
+                if name.endswith("_features") and (self.feature_columns is None or name in self.feature_columns)
+            }
         else:
             videos = {"videos": [row["video_path"] for row in rows]}
         return self.processor(**videos, text=captions, max_length=self.max_length, return_tensors="pt")
