@@ -56,12 +56,10 @@ def write_variable_rate_video(path: Path, frames: np.ndarray) -> Path:
         stream = container.add_stream("libx264", rate=FRAME_RATE, options={"crf": "0"})
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)
-        for index, pixels in enumerate(frames):
+        gaps = [20 if index < len(frames) // 2 else 200 for index in range(len(frames))]  # milliseconds
+        for pixels, pts in zip(frames, np.cumsum([0, *gaps[:-1]]).tolist()):
             frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = (
-                sum(20 if i < len(frames) // 2 else 200 for i in range(index)),
-                Fraction(1, 1000),
-            )
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
     return path
