@@ -28,14 +28,15 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from transformers import SchedulerType, get_scheduler
-from transformers.trainer_utils import get_last_checkpoint
 
 from hf_vidcap.commands.captioner_args import add_captioner_arguments, captioner_from_args
 from hf_vidcap.commands.dataset_args import add_dataset_arguments, dataset_from_args
 from hf_vidcap.data import VideoCaptioningCollator, explode_captions
 from hf_vidcap.metrics import compute_caption_metrics
 from hf_vidcap.training import (
+    check_checkpoint_fits,
     check_dataset,
+    find_checkpoint,
     format_metric_table,
     prepare_output_dir,
     select_split,
@@ -98,18 +99,6 @@ class IndexedCollator(VideoCaptioningCollator):
         return batch
 
 
-def find_checkpoint(output_dir: Path, resume_from_checkpoint: str) -> Path:
-    """The checkpoint folder `--resume-from-checkpoint` names, or the newest one in `output_dir` for `latest`."""
-    if resume_from_checkpoint == "latest":
-        latest = get_last_checkpoint(output_dir)  # (prepare_output_dir made the folder)
-        if latest is None:
-            raise ValueError(f"--resume-from-checkpoint latest: {output_dir} holds no checkpoint-N folder.")
-        return Path(latest)
-    if not (Path(resume_from_checkpoint) / "custom_checkpoint_0.pkl").is_file():
-        raise ValueError(f"--resume-from-checkpoint {resume_from_checkpoint}: not a checkpoint saved by this script.")
-    return Path(resume_from_checkpoint)
-
-
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     output_dir = Path(args.output_dir)
@@ -126,7 +115,10 @@ def main(argv: list[str] | None = None) -> dict:
     if missing:  # Accelerate leaves out the trackers it cannot import, with a mere log message
         raise ValueError(f"--report-to {args.report_to}: {', '.join(sorted(missing))} is not installed.")
     set_seed(args.seed)
-    prepare_output_dir(output_dir, args.resume_from_checkpoint)
+    checkpoint = find_checkpoint(output_dir, args.resume_from_checkpoint)
+    if checkpoint is not None and not (checkpoint / "custom_checkpoint_0.pkl").is_file():
+        raise ValueError(f"--resume-from-checkpoint {checkpoint}: not a checkpoint saved by this script.")
+    prepare_output_dir(output_dir, checkpoint)
 
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
@@ -135,6 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
         model, processor = captioner_from_args(args, train_dataset)
         check_dataset(train_dataset, model, args.train_split)
         check_dataset(eval_dataset, model, args.eval_split)
+        if checkpoint is not None:
+            check_checkpoint_fits(model, checkpoint)
         train_pairs = explode_captions(train_dataset)
     eval_rows = eval_dataset.add_column("row_index", list(range(len(eval_dataset))))
     if "video_features" in eval_rows.column_names:
@@ -174,8 +168,7 @@ def main(argv: list[str] | None = None) -> dict:
     accelerator.register_for_checkpointing(progress)
     accelerator.init_trackers("hf_vidcap", config={k: str(v) for k, v in vars(args).items() if v is not None})
 
-    if args.resume_from_checkpoint:
-        checkpoint = find_checkpoint(output_dir, args.resume_from_checkpoint)
+    if checkpoint is not None:
         accelerator.print(f"Resuming from {checkpoint}")
         accelerator.load_state(checkpoint)
     start_epoch, done_in_epoch = divmod(progress.completed_steps, steps_per_epoch)

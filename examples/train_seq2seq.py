@@ -1,5 +1,6 @@
 """Train a video captioner with `Seq2SeqTrainer`; every `Seq2SeqTrainingArguments` flag works as in transformers'
-own examples (`--report_to`, `--bf16`, `--gradient_accumulation_steps`, `--save_steps`, `--resume_from_checkpoint`...).
+own examples (`--report_to`, `--bf16`, `--gradient_accumulation_steps`, `--save_steps`...). `--resume_from_checkpoint`
+takes a checkpoint folder, or `latest` (or `true`) for the newest one in `--output_dir`.
 
 The dataset is anything `hf_vidcap.data.load_captioning_dataset` reads: extracted features (`hf-vidcap
 extract-features`), or MSVD, MSR-VTT or a folder of videos for a model with a vision backbone (`--vision_model`).
@@ -20,7 +21,9 @@ from transformers import HfArgumentParser, Seq2SeqTrainingArguments, set_seed
 from hf_vidcap.data import load_captioning_dataset
 from hf_vidcap.training import (
     build_seq2seq_trainer,
+    check_checkpoint_fits,
     features_info_of,
+    find_checkpoint,
     frame_preprocessing,
     load_or_build_captioner,
     prepare_output_dir,
@@ -48,7 +51,8 @@ def main() -> None:
     captioning_args, training_args = HfArgumentParser(
         (CaptioningArguments, Seq2SeqTrainingArguments)
     ).parse_args_into_dataclasses()
-    prepare_output_dir(training_args.output_dir, training_args.resume_from_checkpoint)
+    checkpoint = find_checkpoint(training_args.output_dir, training_args.resume_from_checkpoint)
+    prepare_output_dir(training_args.output_dir, checkpoint)
     set_seed(training_args.seed)
     dataset = load_captioning_dataset(captioning_args.dataset)
     train_dataset = select_split(dataset, captioning_args.train_split)
@@ -64,8 +68,10 @@ def main() -> None:
         min_word_count=captioning_args.min_word_count,
         features_info=features_info_of(captioning_args.dataset),
     )
+    if checkpoint is not None:
+        check_checkpoint_fits(model, checkpoint)
     trainer = build_seq2seq_trainer(model, processor, training_args, train_dataset, eval_dataset)
-    trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+    trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     trainer.save_model()  # the model, and the processor beside it
     if eval_dataset is not None:
         metrics = trainer.evaluate()

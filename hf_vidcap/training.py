@@ -3,8 +3,8 @@
 A captioning dataset is a `datasets.Dataset` with a `video_id`, reference `captions` (a list per clip) and either
 precomputed `video_features` (`Array2D(shape=(None, D))`, as `hf-vidcap extract-features` writes them) or a
 `video_path` (read through the processor, for a model with a vision backbone). [`select_split`] and
-[`prepare_output_dir`] come first (a split by name; an output folder that never overwrites a user's files), then the
-pieces, in order:
+[`prepare_output_dir`] come first (a split by name; an output folder that never overwrites a user's files), with
+[`find_checkpoint`] and [`check_checkpoint_fits`] for a run that resumes; then the pieces, in order:
 
 1. [`build_processor`] makes a processor whose word vocabulary comes from the training captions; [`build_model`] makes
    any registered architecture from its name, sizes to fit the vocabulary and the features, and user overrides;
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
+from safetensors import safe_open
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -35,6 +36,8 @@ from transformers import (
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
 )
+from transformers.trainer_utils import get_last_checkpoint
+from transformers.utils import SAFE_WEIGHTS_NAME
 
 from .data.collator import VideoCaptioningCollator, explode_captions
 from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics
@@ -77,6 +80,59 @@ def prepare_output_dir(
             "with --resume-from-checkpoint."
         )
     output_dir.mkdir(parents=True, exist_ok=True)
+
+
+def find_checkpoint(
+    output_dir: str | os.PathLike, resume_from_checkpoint: str | os.PathLike | bool | None
+) -> Path | None:
+    """The checkpoint folder a run resumes from, found before any work starts.
+
+    Args:
+        output_dir (`str` or `os.PathLike`): the run's output folder, where the run saves its `checkpoint-N` folders.
+        resume_from_checkpoint (`str`, `os.PathLike` or `bool`, *optional*): `None` or `False` for a new run; `True`,
+            `"latest"` or `"true"` (as a command line gives it) for the newest `checkpoint-N` folder in `output_dir`;
+            otherwise the checkpoint folder's path.
+
+    Returns:
+        `Path` or `None`: the checkpoint folder, or `None` for a new run.
+
+    Raises:
+        `ValueError`: if `output_dir` holds no `checkpoint-N` folder, or the path is not a folder.
+    """
+    if resume_from_checkpoint in (None, False, ""):
+        return None
+    if resume_from_checkpoint is True or str(resume_from_checkpoint).lower() in ("latest", "true"):
+        latest = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if latest is None:
+            raise ValueError(f"Cannot resume from the latest checkpoint: {output_dir} holds no checkpoint-N folder.")
+        return Path(latest)
+    if not Path(resume_from_checkpoint).is_dir():
+        raise ValueError(f"Cannot resume from {resume_from_checkpoint}: there is no such checkpoint folder.")
+    return Path(resume_from_checkpoint)
+
+
+def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
+    """Refuse, before training starts, a checkpoint whose weights have other shapes than `model` (a model of other
+    sizes or vocabulary, built from other options or data than the run that saved the checkpoint).
+
+    Args:
+        model (`torch.nn.Module`): the model the run is about to train.
+        checkpoint (`str` or `os.PathLike`): a checkpoint folder saved by `Trainer` or `Accelerator.save_state`, which
+            both write the model's weights to `model.safetensors`. A folder without that file is left to the loader.
+
+    Raises:
+        `ValueError`: if a weight of the checkpoint has another shape than the model's weight of the same name.
+    """
+    weights_file = Path(checkpoint, SAFE_WEIGHTS_NAME)
+    if not weights_file.is_file():
+        return
+    with safe_open(weights_file, framework="pt") as weights:
+        shapes = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}
+    if any(shapes.get(name, list(tensor.shape)) != list(tensor.shape) for name, tensor in model.state_dict().items()):
+        raise ValueError(
+            f"Cannot resume from {checkpoint}: it holds a model of other sizes or vocabulary than the one these "
+            "options build; resume with the dataset and options of the run that saved it."
+        )
 
 
 def training_captions(dataset: Dataset, split: str = "train") -> list[str]:

@@ -23,6 +23,8 @@ def train_command(args: argparse.Namespace) -> None:
     from ..metrics import METRIC_NAMES
     from ..training import (
         build_seq2seq_trainer,
+        check_checkpoint_fits,
+        find_checkpoint,
         format_metric_table,
         prepare_output_dir,
         select_split,
@@ -34,7 +36,8 @@ def train_command(args: argparse.Namespace) -> None:
             f"--report-to {args.report_to}: {', '.join(missing)} is not installed (installed: "
             f"{', '.join(sorted(trackers - {'all'}))})."
         )
-    prepare_output_dir(args.output_dir, args.resume_from_checkpoint)
+    checkpoint = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
+    prepare_output_dir(args.output_dir, checkpoint)
     set_seed(args.seed)
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
@@ -75,9 +78,9 @@ def train_command(args: argparse.Namespace) -> None:
         train_split=args.train_split,
         eval_split=eval_split,
     )
-    if args.resume_from_checkpoint is not None:
-        _check_checkpoint_fits(model, args.resume_from_checkpoint, args.output_dir)
-    trainer.train(resume_from_checkpoint=args.resume_from_checkpoint)
+    if checkpoint is not None:
+        check_checkpoint_fits(model, checkpoint)
+    trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     trainer.save_model()
     if eval_dataset is not None:
         metrics = trainer.evaluate()
@@ -87,32 +90,6 @@ def train_command(args: argparse.Namespace) -> None:
             trainer.save_metrics("eval", metrics)
     if trainer.is_world_process_zero():
         print(f"Saved the model and processor to {args.output_dir}")
-
-
-def _check_checkpoint_fits(model, resume_from_checkpoint: str | bool, output_dir: str) -> None:
-    """Refuse, before training starts, a checkpoint whose weights have other shapes than the model these options
-    build (other sizes or vocabulary). A checkpoint that cannot be found is left to the Trainer's own error."""
-    from pathlib import Path
-
-    from safetensors import safe_open
-    from transformers.trainer_utils import get_last_checkpoint
-    from transformers.utils import SAFE_WEIGHTS_NAME
-
-    checkpoint = get_last_checkpoint(output_dir) if resume_from_checkpoint is True else resume_from_checkpoint
-    weights_file = Path(checkpoint or "", SAFE_WEIGHTS_NAME)
-    if checkpoint is None or not weights_file.is_file():
-        return
-    with safe_open(weights_file, framework="pt") as weights:
-        shapes = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}
-    if any(shapes.get(name, list(tensor.shape)) != list(tensor.shape) for name, tensor in model.state_dict().items()):
-        raise InvalidInputError(
-            f"--resume-from-checkpoint {resume_from_checkpoint}: the checkpoint holds a model of other sizes or "
-            "vocabulary than these options build; resume with the dataset and options of the run that saved it."
-        )
-
-
-def _resume_from(value: str) -> str | bool:
-    return True if value == "latest" else value
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -153,8 +130,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--dataloader-num-workers", type=int, default=0)
     run.add_argument(
-        "--resume-from-checkpoint",
-        type=_resume_from,
-        help="a checkpoint-N folder, or 'latest' for the newest one in --output-dir",
+        "--resume-from-checkpoint", help="a checkpoint-N folder, or 'latest' for the newest one in --output-dir"
     )
     train.set_defaults(handler=train_command)

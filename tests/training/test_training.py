@@ -1,5 +1,6 @@
 """The building blocks in hf_vidcap.training, and examples/train_seq2seq.py end to end."""
 
+import json
 import runpy
 
 import numpy as np
@@ -13,7 +14,9 @@ from hf_vidcap.training import (
     build_model,
     build_processor,
     build_seq2seq_trainer,
+    check_checkpoint_fits,
     check_dataset,
+    find_checkpoint,
     format_metric_table,
     parse_config_overrides,
     prepare_output_dir,
@@ -140,6 +143,52 @@ def test_output_folder_is_new_empty_or_resumed(tmp_path):
     ):
         prepare_output_dir(tmp_path / "new", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
     prepare_output_dir(tmp_path / "fresh", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
+
+
+def test_the_checkpoint_to_resume_from_is_found_before_the_run_starts(tmp_path):
+    assert find_checkpoint(tmp_path / "run", None) is None and find_checkpoint(tmp_path / "run", False) is None
+    with pytest.raises(ValueError, match=r"latest checkpoint: .*run holds no checkpoint-N folder"):
+        find_checkpoint(tmp_path / "run", "latest")  # the folder does not exist yet
+    for step in (2, 10):
+        (tmp_path / "run" / f"checkpoint-{step}").mkdir(parents=True)
+    for latest in (True, "latest", "true", "True"):  # a command line gives the flag as text
+        assert find_checkpoint(tmp_path / "run", latest) == tmp_path / "run" / "checkpoint-10"
+    assert (
+        find_checkpoint(tmp_path / "run", str(tmp_path / "run" / "checkpoint-2")) == tmp_path / "run" / "checkpoint-2"
+    )
+    with pytest.raises(ValueError, match=r"Cannot resume from .*checkpoint-3: there is no such checkpoint folder"):
+        find_checkpoint(tmp_path / "run", tmp_path / "run" / "checkpoint-3")
+
+
+def test_a_checkpoint_of_other_sizes_is_refused(tmp_path):
+    model = build_model("mean_pool", 10, 6, config_overrides={"hidden_size": 8, "word_embedding_size": 8})
+    model.save_pretrained(tmp_path / "checkpoint-1")
+    check_checkpoint_fits(model, tmp_path / "checkpoint-1")
+    check_checkpoint_fits(model, tmp_path / "no-weights")  # left to the loader's own error
+    other = build_model("mean_pool", 10, 6, config_overrides={"hidden_size": 12, "word_embedding_size": 8})
+    with pytest.raises(ValueError, match=r"checkpoint-1: it holds a model of other sizes or vocabulary"):
+        check_checkpoint_fits(other, tmp_path / "checkpoint-1")
+
+
+def test_seq2seq_example_resumes_the_latest_checkpoint(repo_root, feature_dataset_dir, tmp_path, monkeypatch):
+    def run(max_steps: int, *resume: str) -> None:
+        argv = ["train_seq2seq.py", "--dataset", str(feature_dataset_dir), "--model_type", "mean_pool",
+                "--config_overrides", "video_embedding_size=8,word_embedding_size=8,hidden_size=8",
+                "--output_dir", str(tmp_path), "--max_steps", str(max_steps), "--save_steps", "1",
+                "--per_device_train_batch_size", "8", "--eval_split", "", "--report_to", "none",
+                "--disable_tqdm", "true", *resume]  # fmt: skip
+        monkeypatch.setattr("sys.argv", argv)
+        runpy.run_path(str(repo_root / "examples" / "train_seq2seq.py"), run_name="__main__")
+
+    run(2)
+    first_checkpoint = (tmp_path / "checkpoint-1" / "model.safetensors").stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="is not empty"):
+        run(3)
+    run(3, "--resume_from_checkpoint", "latest")
+    assert (tmp_path / "checkpoint-3").is_dir()
+    assert (tmp_path / "checkpoint-1" / "model.safetensors").stat().st_mtime_ns == first_checkpoint  # not retrained
+    state = json.loads((tmp_path / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
 
 
 def test_seq2seq_example_trains_and_saves_a_loadable_model(repo_root, feature_dataset_dir, tmp_path, monkeypatch):
