@@ -42,7 +42,7 @@ from transformers.utils import SAFE_WEIGHTS_NAME
 from .data.collator import VideoCaptioningCollator, explode_captions
 from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics
 from .metrics import METRIC_NAMES, compute_caption_metrics
-from .modeling import VideoCaptioningPreTrainedModel, get_architecture
+from .modeling import VideoCaptioningPreTrainedModel, VideoStream, get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 
 
@@ -290,8 +290,8 @@ def load_or_build_captioner(
 ) -> tuple[VideoCaptioningPreTrainedModel, VideoCaptioningProcessor]:
     """The model and processor to train on `train_dataset`: a saved one to fine-tune, or a new one.
 
-    A new model gets a vocabulary from the training captions, the feature size of the dataset's `video_features` (or
-    the backbone of `vision_model`), and, if its config asks for `standardize_video_features`, the statistics of the
+    A new model gets a vocabulary from the training captions, the sizes of the dataset's `video_features` and extra
+    streams (or of the backbone of `vision_model`), and, if its config asks for `standardize_video_features`, the statistics of the
     training features (of every stream it reads). Given the record of how the features were extracted
     (`features_info`), it also gets that backbone, pooling and frame preprocessing, and for G2L the clip model and
     region grid, so that the trained model captions video files as well.
@@ -329,10 +329,10 @@ def load_or_build_captioner(
     model = build_model(
         model_type,
         vocab_size=len(processor.tokenizer),
-        video_feature_size=dataset_feature_size(train_dataset),
+        video_feature_size=(dataset_feature_shape(train_dataset) or (None,))[-1],
         vision_model=vision_model,
         config_overrides=config_overrides,
-        **backbone,
+        **{**_stream_sizes(model_type, train_dataset), **backbone},
     )
     if "clip_vision_config" in backbone:
         model.clip_model.backbone.load_state_dict(
@@ -352,6 +352,23 @@ def set_feature_statistics(model: VideoCaptioningPreTrainedModel, dataset: Datas
             model.set_video_feature_statistics(*statistics, input_name=stream.name)
 
 
+def _stream_sizes(model_type: str, dataset: Dataset) -> dict[str, int]:
+    """Config fields that size a new model's extra streams to the dataset's columns: `<prefix>_feature_size` for every
+    `<prefix>_features` column the architecture has that field for, and `num_regions` for a column with a region axis
+    (see [`~hf_vidcap.modeling.VideoStream`])."""
+    config_class = get_architecture(model_type).config_class
+    fields = {}
+    for column in dataset.column_names:
+        size_field = f"{column.removesuffix('_features')}_feature_size"
+        shape = dataset_feature_shape(dataset, column) if column.endswith("_features") else None
+        if column == "video_features" or shape is None or not hasattr(config_class, size_field):
+            continue
+        fields[size_field] = shape[-1]
+        if len(shape) == 2 and hasattr(config_class, "num_regions"):
+            fields["num_regions"] = shape[0]
+    return fields
+
+
 def _extra_stream_config(model_type: str, features_info: VideoFeaturesInfo) -> dict[str, Any]:
     """Config fields with which a new multi-stream captioner (G2L) computes the clip and region features that
     `features_info` records from video files: the clip model (its weights are loaded after) and the region grid."""
@@ -366,14 +383,15 @@ def _extra_stream_config(model_type: str, features_info: VideoFeaturesInfo) -> d
     return fields
 
 
-def dataset_feature_size(dataset: Dataset) -> int | None:
-    """The size of one frame's features in the `video_features` column (`None` without the column)."""
-    if "video_features" not in dataset.column_names:
+def dataset_feature_shape(dataset: Dataset, column: str = "video_features") -> tuple[int, ...] | None:
+    """The shape of one frame's features in `column`: `(feature_size,)`, or `(num_regions, feature_size)` for a stream
+    of regions (`None` without the column, or for an empty dataset with a column of lists)."""
+    if column not in dataset.column_names:
         return None
-    shape = getattr(dataset.features["video_features"], "shape", None)
+    shape = getattr(dataset.features[column], "shape", None)
     if shape is not None:
-        return int(shape[-1])
-    return int(np.asarray(dataset[0]["video_features"]).shape[-1]) if len(dataset) else None
+        return tuple(int(size) for size in shape[1:])
+    return np.asarray(dataset[0][column]).shape[1:] if len(dataset) else None
 
 
 def check_dataset(
@@ -395,14 +413,9 @@ def check_dataset(
         raise ValueError(f"The {split} split is empty.")
     if needs_captions:
         training_captions(dataset, split)
-    feature_size = dataset_feature_size(dataset)
-    if feature_size is not None:
-        if feature_size != model.config.video_feature_size:
-            raise ValueError(
-                f"The {split} split's video_features have {feature_size} values per frame but the model expects "
-                f"{model.config.video_feature_size} (config.video_feature_size): extract features with the backbone "
-                "the model was built for, or build the model for these features."
-            )
+    if "video_features" in dataset.column_names:
+        for stream in model._all_streams():
+            _check_stream_shape(dataset, split, stream)
         missing = [stream.name for stream in model.video_streams() if stream.name not in dataset.column_names]
         if missing:
             raise ValueError(
@@ -420,6 +433,26 @@ def check_dataset(
         raise ValueError(
             f"The {split} split has neither video_features nor video_path (columns: {', '.join(dataset.column_names)})."
         )
+
+
+def _check_stream_shape(dataset: Dataset, split: str, stream: VideoStream) -> None:
+    """Refuse a column whose frames have other sizes than the model's `stream` (a missing column passes)."""
+    shape = dataset_feature_shape(dataset, stream.name)
+    expected = stream.shape(batch_size=1, num_frames=1)[2:]
+    if shape is None or shape == expected:
+        return
+    per = "per frame" if stream.frame_stride == 1 else f"per step of {stream.frame_stride} frames"
+    if len(shape) != len(expected):
+        found, wanted = f"shape {shape}", f"{expected} {per}, {stream.layout} in all"
+    elif shape[:-1] != expected[:-1]:
+        found, wanted = f"{shape[0]} regions {per}", f"{expected[0]} (config.num_regions)"
+    else:
+        size_field = f"{stream.name.removesuffix('_features')}_feature_size"
+        found, wanted = f"{shape[-1]} values {per}", f"{expected[-1]} (config.{size_field})"
+    raise ValueError(
+        f"The {split} split's {stream.name} have {found} but the model expects {wanted}: extract features with the "
+        "backbone the model was built for, or build the model for these features."
+    )
 
 
 class CaptionMetrics:

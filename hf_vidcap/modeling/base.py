@@ -126,6 +126,10 @@ class VideoStream:
     of them is: a stream with `frame_stride=1` has one step per frame, one with `frame_stride=3` one step per 3 frames
     (`ceil(num_frames / 3)` steps).
 
+    A new model trained on a dataset of features (`hf_vidcap.training.load_or_build_captioner`) takes the sizes of the
+    stream from the dataset's column of the same name, into the config fields `<prefix>_feature_size` (e.g.
+    `clip_feature_size` for `clip_features`) and, for regions, `num_regions`.
+
     Args:
         name (`str`): the input name, ending with `_features` (e.g. `"clip_features"`).
         feature_size (`int`): length of the last axis.

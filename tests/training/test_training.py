@@ -18,6 +18,7 @@ from hf_vidcap.training import (
     check_dataset,
     find_checkpoint,
     format_metric_table,
+    load_or_build_captioner,
     parse_config_overrides,
     prepare_output_dir,
 )
@@ -80,6 +81,48 @@ def test_check_dataset_says_what_is_missing(feature_dataset_dir):
     with pytest.raises(ValueError, match="has videos .* and the model has no vision backbone"):
         check_dataset(videos, model, "test")
     check_dataset(split.remove_columns("captions"), model, "test", needs_captions=False)
+
+
+def g2l_split(num_clips: int, clip_size: int = 5, num_regions: int = 4, region_size: int = 3) -> Dataset:
+    """Clips of 4 frames with every stream of G2L, at sizes of a user's own backbones (none of them the defaults)."""
+    rng = np.random.default_rng(0)
+    return Dataset.from_dict(
+        {
+            "video_id": [str(index) for index in range(num_clips)],
+            "captions": [["a dog runs"], ["a cat sleeps"]] * (num_clips // 2),
+            "video_features": rng.normal(size=(num_clips, 4, 8)).astype("float32"),
+            "clip_features": rng.normal(size=(num_clips, 4, clip_size)).astype("float32"),
+            "region_features": rng.normal(size=(num_clips, 2, num_regions, region_size)).astype("float32"),
+        }
+    )
+
+
+def test_a_new_model_takes_every_stream_size_from_the_data(tmp_path):
+    train = g2l_split(4)
+    model, processor = load_or_build_captioner(
+        train,
+        model_type="g2l",
+        config_overrides="hidden_size=8,word_embedding_size=8,projection_size=8,aligned_embedding_size=8,"
+        "attention_size=8,region_frame_stride=2,standardize_video_features=true",
+    )
+    config = model.config
+    assert (config.video_feature_size, config.clip_feature_size) == (8, 5)
+    assert (config.num_regions, config.region_feature_size) == (4, 3)
+    check_dataset(train, model, "train")
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, max_steps=1)
+    build_seq2seq_trainer(model, processor, args, train).train()
+
+    with pytest.raises(ValueError, match=r"The test split's clip_features have 6 values per frame but the model "
+                       r"expects 5 \(config.clip_feature_size\)"):  # fmt: skip
+        check_dataset(g2l_split(2, clip_size=6), model, "test")
+    with pytest.raises(ValueError, match=r"region_features have 9 regions per step of 2 frames but the model expects "
+                       r"4 \(config.num_regions\)"):  # fmt: skip
+        check_dataset(g2l_split(2, num_regions=9), model, "test")
+    with pytest.raises(ValueError, match=r"region_features have 4 values per step of 2 frames .* expects 3 \(config"):
+        check_dataset(g2l_split(2, region_size=4), model, "test")
+    flat_regions = g2l_split(2).remove_columns("region_features").add_column("region_features", [[[1.0] * 3] * 2] * 2)
+    with pytest.raises(ValueError, match=r"region_features have shape \(3,\) but the model expects \(4, 3\) per step"):
+        check_dataset(flat_regions, model, "test")
 
 
 def test_an_evaluation_clip_without_references_is_named(feature_dataset_dir, tmp_path):
