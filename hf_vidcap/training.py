@@ -291,8 +291,8 @@ def load_or_build_captioner(
     """The model and processor to train on `train_dataset`: a saved one to fine-tune, or a new one.
 
     A new model gets a vocabulary from the training captions, the sizes of the dataset's `video_features` and extra
-    streams (or of the backbone of `vision_model`), and, if its config asks for `standardize_video_features`, the statistics of the
-    training features (of every stream it reads). Given the record of how the features were extracted
+    streams (or of the backbone of `vision_model`), and, if its config asks for `standardize_video_features`, the
+    statistics of the training features (of every stream it reads). Given the record of how the features were extracted
     (`features_info`), it also gets that backbone, pooling and frame preprocessing, and for G2L the clip model and
     region grid, so that the trained model captions video files as well.
 
