@@ -480,6 +480,12 @@ class CaptionMetrics:
     def __call__(self, eval_prediction: EvalPrediction) -> dict[str, float]:
         predictions = eval_prediction.predictions
         predictions = predictions[0] if isinstance(predictions, tuple) else predictions
+        if predictions.ndim != 2 or not np.issubdtype(predictions.dtype, np.integer):
+            raise ValueError(
+                f"CaptionMetrics scores generated token ids, (num_clips, length) integers, but got {predictions.dtype} "
+                f"predictions of shape {predictions.shape} (logits?): set predict_with_generate=True in the "
+                "Seq2SeqTrainingArguments."
+            )
         if len(predictions) < len(self.references):
             raise ValueError(
                 f"Got {len(predictions)} predictions for {len(self.references)} evaluation clips: the evaluation set "

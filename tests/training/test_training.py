@@ -166,6 +166,10 @@ def test_caption_metrics_drop_the_padding_rows_of_the_last_step():
     assert scores["Bleu_1"] == pytest.approx(1.0) and "METEOR" not in scores
     with pytest.raises(ValueError, match="Got 2 predictions for 3 evaluation clips"):
         CaptionMetrics(processor, [["a"], ["b"], ["c"]])(EvalPrediction(predictions[:2], predictions[:2]))
+    logits = np.zeros((3, 8, len(processor.tokenizer)), dtype=np.float32)  # predict_with_generate=False
+    with pytest.raises(ValueError, match=r"got float32 predictions of shape \(3, 8, \d+\) \(logits\?\): set "
+                       "predict_with_generate=True"):  # fmt: skip
+        CaptionMetrics(processor, [["a"], ["b"], ["c"]])(EvalPrediction((logits,), predictions))
 
 
 def test_metric_table_marks_missing_metrics():
