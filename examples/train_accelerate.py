@@ -61,7 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--num-warmup-steps", type=int, default=0)
     parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
     parser.add_argument("--max-grad-norm", type=float, default=1.0, help="0 turns gradient clipping off")
-    parser.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no")
+    parser.add_argument(
+        "--mixed-precision",
+        choices=["no", "fp16", "bf16"],
+        default="no",
+        help="fp16 needs a GPU; bf16 runs on CPU too",
+    )
     parser.add_argument("--cpu", action="store_true", help="train on CPU even where an accelerator is available")
     parser.add_argument("--checkpointing-steps", type=int, help="save the training state every N optimizer steps")
     parser.add_argument(
@@ -114,6 +119,8 @@ def main(argv: list[str] | None = None) -> dict:
     missing = set(trackers) - {"all", *(str(tracker) for tracker in accelerator.log_with)}
     if missing:  # Accelerate leaves out the trackers it cannot import, with a mere log message
         raise ValueError(f"--report-to {args.report_to}: {', '.join(sorted(missing))} is not installed.")
+    if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":  # Accelerate would train in fp32
+        raise ValueError("--mixed-precision fp16 needs a GPU; on the CPU use bf16.")
     set_seed(args.seed)
     checkpoint = find_checkpoint(output_dir, args.resume_from_checkpoint)
     if checkpoint is not None and not (checkpoint / "custom_checkpoint_0.pkl").is_file():
@@ -177,7 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"Training {type(accelerator.unwrap_model(model)).__name__} on {len(train_pairs)} (clip, caption) pairs, "
         f"{accelerator.num_processes} process(es), {max_train_steps} optimizer steps"
     )
-    running_loss = torch.zeros((), device=accelerator.device)
+    running_loss = torch.zeros((), device=accelerator.device)  # the sum of the step losses since the last log
+    step_loss, step_batches = torch.zeros((), device=accelerator.device), 0  # of the batches of the step under way
     last_logged_step = progress.completed_steps  # a resumed run logs the mean of the steps since it resumed
     for epoch in range(start_epoch, num_epochs):
         model.train()
@@ -194,9 +202,13 @@ def main(argv: list[str] | None = None) -> dict:
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-            running_loss += loss.detach() / args.gradient_accumulation_steps
+            step_loss += loss.detach()
+            step_batches += 1
             if not accelerator.sync_gradients:
                 continue
+            running_loss += step_loss / step_batches  # the last step of an epoch may have fewer batches
+            step_loss.zero_()
+            step_batches = 0
             progress.completed_steps += 1
             step = progress.completed_steps
             if step % args.logging_steps == 0:

@@ -89,6 +89,36 @@ def test_resumed_run_ends_with_the_weights_of_an_unbroken_run(
     assert all(torch.equal(saved[name], unbroken_weights[name]) for name in saved)
 
 
+def test_each_logged_loss_is_the_mean_of_its_steps_batches(
+    example, feature_dataset_dir, tmp_path, monkeypatch, capsys
+):
+    """9 batches in steps of 2: the epoch's last step has one batch, and its loss is that batch's, not half of it."""
+    from hf_vidcap import S2VTForVideoCaptioning
+
+    batch_losses = []
+    forward = S2VTForVideoCaptioning.forward
+
+    def recording_forward(self, *args, **kwargs):
+        outputs = forward(self, *args, **kwargs)
+        if self.training:
+            batch_losses.append(outputs.loss.item())
+        return outputs
+
+    monkeypatch.setattr(S2VTForVideoCaptioning, "forward", recording_forward)
+    argv = train_args(feature_dataset_dir, tmp_path / "run", "--num-train-epochs", "1", "--logging-steps", "1")
+    run_example(example, argv)
+    assert len(batch_losses) == 9
+    step_batches = [batch_losses[0:2], batch_losses[2:4], batch_losses[4:6], batch_losses[6:8], batch_losses[8:]]
+    expected = {step: sum(losses) / len(losses) for step, losses in enumerate(step_batches, start=1)}
+    assert logged_losses(capsys.readouterr().out) == pytest.approx(expected, abs=1e-4)
+
+
+def test_fp16_on_the_cpu_is_refused_before_anything_is_written(example, feature_dataset_dir, tmp_path):
+    with pytest.raises(ValueError, match="--mixed-precision fp16 needs a GPU; on the CPU use bf16"):
+        run_example(example, train_args(feature_dataset_dir, tmp_path / "run", "--mixed-precision", "fp16", "--cpu"))
+    assert not (tmp_path / "run").exists()
+
+
 RANK_SCRIPT = """
     import faulthandler, gc, hashlib, json, os, runpy, sys
     import torch
