@@ -76,7 +76,9 @@ def main() -> None:
     if eval_dataset is not None:
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
-        trainer.save_metrics("eval", metrics)
+        trainer.save_metrics(
+            "eval", {**metrics, "split": captioning_args.eval_split}
+        )  # for `hf-vidcap push --metrics`
 
 
 if __name__ == "__main__":

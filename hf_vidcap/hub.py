@@ -66,6 +66,10 @@ CARD_METRICS = {
     "CIDEr": ("cider", "CIDEr-D"),
 }
 
+# `Trainer.save_metrics` writes `<prefix>_<score>`, with the run's bookkeeping beside the scores; the prefix says the
+# split when the file does not (`evaluate()` scores the evaluation split, `predict()` the test split).
+TRAINER_PREFIX_SPLITS = {"eval": "validation", "test": "test", "predict": "test"}
+TRAINER_BOOKKEEPING = ("runtime", "samples_per_second", "steps_per_second", "epoch")
 POOLING_DESCRIPTIONS = {
     "mean": "mean over the backbone's spatial positions (or patch tokens)",
     "cls": "the backbone's first (CLS) token",
@@ -296,10 +300,13 @@ def push_to_hub(
 def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str | None]:
     """
     Reads scores from a JSON file: a mapping of metric name to score, or an object whose `"metrics"` holds one, as
-    `hf-vidcap evaluate --metrics-file` and `hf-vidcap demo` (`results.json`) write them.
+    `hf-vidcap evaluate --metrics-file` and `hf-vidcap demo` (`results.json`) write them. A `Trainer`'s metrics file
+    (`eval_results.json`, with `eval_CIDEr`, ..., `eval_runtime`, `epoch`) gives its scores without the prefix and
+    without the run's runtime, throughput and epoch.
 
     Returns:
-        `tuple`: the scores, and the split they were measured on if the file says (its `"split"`), else `None`.
+        `tuple`: the scores, and the split they were measured on if the file says (its `"split"`) or, for a `Trainer`'s
+        file, `"validation"` for `eval_` scores and `"test"` for `test_` or `predict_` ones; else `None`.
 
     Raises:
         `ValueError`: naming the file, if it is missing, not JSON, or holds no such mapping.
@@ -318,7 +325,16 @@ def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str 
         raise ValueError(
             f'Metrics file {path} must hold a JSON object of metric name -> score (or one under "metrics").'
         )
-    return metrics, content.get("split") if isinstance(content.get("split"), str) else None
+    split = content.get("split") if isinstance(content.get("split"), str) else None
+    prefix = next((prefix for prefix in TRAINER_PREFIX_SPLITS if f"{prefix}_runtime" in metrics), None)
+    if prefix is not None:
+        metrics = {
+            name.removeprefix(f"{prefix}_"): value
+            for name, value in metrics.items()
+            if name.startswith(f"{prefix}_") and name.removeprefix(f"{prefix}_") not in TRAINER_BOOKKEEPING
+        }
+        split = split or TRAINER_PREFIX_SPLITS[prefix]
+    return metrics, split
 
 
 def _upload(

@@ -55,6 +55,7 @@ def test_output_holds_the_model_processor_and_evaluation(trained, feature_datase
     # Training ends with generated captions of the validation split scored by the trainer; `hf-vidcap evaluate` reads
     # the saved folder, generates on its own (unpadded batches, no trainer) and finds the same scores.
     trainer_scores = json.loads((trained / "eval_results.json").read_text())
+    assert trainer_scores["split"] == "validation"  # the card `hf-vidcap push --metrics` makes names it
     assert main(["evaluate", "--model", str(trained), "--dataset", str(feature_dataset_dir), "--split", "validation",
                  "--num-beams", "2", "--metrics-file", str(tmp_path / "m.json"), "--no-meteor"]) == 0  # fmt: skip
     scores = json.loads((tmp_path / "m.json").read_text())["metrics"]
