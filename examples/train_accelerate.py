@@ -36,9 +36,9 @@ from hf_vidcap.metrics import compute_caption_metrics
 from hf_vidcap.training import (
     check_checkpoint_fits,
     check_dataset,
+    check_output_dir,
     find_checkpoint,
     format_metric_table,
-    prepare_output_dir,
     select_split,
     write_coco_predictions,
 )
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     checkpoint = find_checkpoint(output_dir, args.resume_from_checkpoint)
     if checkpoint is not None and not (checkpoint / "custom_checkpoint_0.pkl").is_file():
         raise ValueError(f"--resume-from-checkpoint {checkpoint}: not a checkpoint saved by this script.")
-    prepare_output_dir(output_dir, checkpoint)
+    check_output_dir(output_dir, checkpoint)
 
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)

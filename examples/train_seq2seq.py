@@ -22,11 +22,11 @@ from hf_vidcap.data import load_captioning_dataset
 from hf_vidcap.training import (
     build_seq2seq_trainer,
     check_checkpoint_fits,
+    check_output_dir,
     features_info_of,
     find_checkpoint,
     frame_preprocessing,
     load_or_build_captioner,
-    prepare_output_dir,
     select_split,
 )
 
@@ -52,7 +52,7 @@ def main() -> None:
         (CaptioningArguments, Seq2SeqTrainingArguments)
     ).parse_args_into_dataclasses()
     checkpoint = find_checkpoint(training_args.output_dir, training_args.resume_from_checkpoint)
-    prepare_output_dir(training_args.output_dir, checkpoint)
+    check_output_dir(training_args.output_dir, checkpoint)
     set_seed(training_args.seed)
     dataset = load_captioning_dataset(captioning_args.dataset)
     train_dataset = select_split(dataset, captioning_args.train_split)

@@ -3,7 +3,7 @@
 A captioning dataset is a `datasets.Dataset` with a `video_id`, reference `captions` (a list per clip) and either
 precomputed `video_features` (`Array2D(shape=(None, D))`, as `hf-vidcap extract-features` writes them) or a
 `video_path` (read through the processor, for a model with a vision backbone). [`select_split`] and
-[`prepare_output_dir`] come first (a split by name; an output folder that never overwrites a user's files), with
+[`check_output_dir`] come first (a split by name; an output folder that never overwrites a user's files), with
 [`find_checkpoint`] and [`check_checkpoint_fits`] for a run that resumes; then the pieces, in order:
 
 1. [`build_processor`] makes a processor whose word vocabulary comes from the training captions; [`build_model`] makes
@@ -53,11 +53,12 @@ def select_split(dataset: DatasetDict, split: str) -> Dataset:
     return dataset[split]
 
 
-def prepare_output_dir(
+def check_output_dir(
     output_dir: str | os.PathLike, resume_from_checkpoint: str | os.PathLike | bool | None = None
 ) -> None:
-    """Create a training run's output folder, refusing a non-empty one unless the run resumes from a checkpoint there,
-    so that no file of the user's (or of an earlier run) is overwritten.
+    """Refuse a training run's output folder when it is not empty, unless the run resumes from a checkpoint there, so
+    that no file of the user's (or of an earlier run) is overwritten. Call it before any work: it creates nothing, so a
+    run refused later (for a bad option or dataset) leaves no empty folder behind.
 
     Args:
         output_dir (`str` or `os.PathLike`): the run's output folder.
@@ -66,20 +67,21 @@ def prepare_output_dir(
             checkpoint elsewhere does not make a non-empty `output_dir` the run's own.
 
     Raises:
-        `FileExistsError`: for a non-empty folder and a run that does not resume from a checkpoint inside it.
+        `FileExistsError`: for a file, or a non-empty folder and a run that does not resume from a checkpoint inside it.
     """
     output_dir = Path(output_dir)
     resumes_here = resume_from_checkpoint in (True, "latest") or (
         isinstance(resume_from_checkpoint, (str, os.PathLike))
         and Path(resume_from_checkpoint).resolve().is_relative_to(output_dir.resolve())
     )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise FileExistsError(f"The output folder {output_dir} is a file; pass a folder.")
     if not resumes_here and output_dir.is_dir() and any(output_dir.iterdir()):
         elsewhere = f" (the checkpoint {resume_from_checkpoint} is not in it)" if resume_from_checkpoint else ""
         raise FileExistsError(
             f"The output folder {output_dir} is not empty{elsewhere}; pass a new folder, or resume the run it holds "
             "with --resume-from-checkpoint."
         )
-    output_dir.mkdir(parents=True, exist_ok=True)
 
 
 def find_checkpoint(

@@ -24,9 +24,9 @@ def train_command(args: argparse.Namespace) -> None:
     from ..training import (
         build_seq2seq_trainer,
         check_checkpoint_fits,
+        check_output_dir,
         find_checkpoint,
         format_metric_table,
-        prepare_output_dir,
         select_split,
     )
 
@@ -37,7 +37,7 @@ def train_command(args: argparse.Namespace) -> None:
             f"{', '.join(sorted(trackers - {'all'}))})."
         )
     checkpoint = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
-    prepare_output_dir(args.output_dir, checkpoint)
+    check_output_dir(args.output_dir, checkpoint)
     set_seed(args.seed)
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)

@@ -175,7 +175,7 @@ def dataset_without_captions(tmp_path_factory):
 def test_bad_input_is_one_line_and_exit_status_2(
     case, message, feature_dataset_dir, dataset_without_captions, tmp_path, capsys
 ):
-    dataset, output = feature_dataset_dir, tmp_path / "run"
+    dataset, output, user_files = feature_dataset_dir, tmp_path / "run", []
     if case == "no captions":
         dataset, case = dataset_without_captions, ["--model-type", "s2vt"]
     elif case == "other feature size":
@@ -187,12 +187,15 @@ def test_bad_input_is_one_line_and_exit_status_2(
     elif case == "not empty":
         output.mkdir()
         (output / "notes.txt").write_text("mine")
-        case = ["--model-type", "s2vt"]
+        case, user_files = ["--model-type", "s2vt"], ["notes.txt"]
     capsys.readouterr()
     assert main(train_argv(dataset, output, *case)) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     last_line = err.splitlines()[-1]
     assert last_line.startswith("hf-vidcap train: error: ") and message in last_line, err
-    if output.exists():
-        assert [path.name for path in output.iterdir()] in ([], ["notes.txt"])
+    # A refused run leaves the user's files as they were, and no empty folder behind.
+    if user_files:
+        assert sorted(path.name for path in output.iterdir()) == user_files
+    else:
+        assert not output.exists()

@@ -16,11 +16,11 @@ from hf_vidcap.training import (
     build_seq2seq_trainer,
     check_checkpoint_fits,
     check_dataset,
+    check_output_dir,
     find_checkpoint,
     format_metric_table,
     load_or_build_captioner,
     parse_config_overrides,
-    prepare_output_dir,
 )
 
 from .conftest import TINY_S2VT
@@ -178,18 +178,22 @@ def test_metric_table_marks_missing_metrics():
 
 
 def test_output_folder_is_new_empty_or_resumed(tmp_path):
-    prepare_output_dir(tmp_path / "new")
-    (tmp_path / "new" / "checkpoint-1").mkdir()
+    check_output_dir(tmp_path / "new")
+    assert not (tmp_path / "new").exists()  # created by the run's first save, not before the run is known to start
+    (tmp_path / "new" / "checkpoint-1").mkdir(parents=True)
     with pytest.raises(FileExistsError, match="is not empty"):
-        prepare_output_dir(tmp_path / "new")
-    prepare_output_dir(tmp_path / "new", resume_from_checkpoint=True)
-    prepare_output_dir(tmp_path / "new", resume_from_checkpoint=tmp_path / "new" / "checkpoint-1")
+        check_output_dir(tmp_path / "new")
+    check_output_dir(tmp_path / "new", resume_from_checkpoint=True)
+    check_output_dir(tmp_path / "new", resume_from_checkpoint=tmp_path / "new" / "checkpoint-1")
     (tmp_path / "elsewhere" / "checkpoint-2").mkdir(parents=True)
     with pytest.raises(
         FileExistsError, match=r"is not empty \(the checkpoint .*elsewhere.checkpoint-2 is not in it\)"
     ):
-        prepare_output_dir(tmp_path / "new", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
-    prepare_output_dir(tmp_path / "fresh", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
+        check_output_dir(tmp_path / "new", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
+    check_output_dir(tmp_path / "fresh", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match=r"notes.txt is a file; pass a folder"):
+        check_output_dir(tmp_path / "notes.txt")
 
 
 def test_the_checkpoint_to_resume_from_is_found_before_the_run_starts(tmp_path):
