@@ -153,7 +153,8 @@ class VideoCaptioningProcessor(ProcessorMixin):
         if max_length is not None and max_length < 1:
             raise ValueError(f"`max_length` must be at least 1 (room for `<eos>`), got {max_length}.")
         limit = None if max_length is None else max_length - 1
-        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        # A caption's literal "<eos>" or "<pad>" is words, not the end of the caption or padding.
+        encoded = self.tokenizer(texts, add_special_tokens=False, split_special_tokens=True)["input_ids"]
         rows = [ids[:limit] + [self.tokenizer.eos_token_id] for ids in encoded]
         labels = np.full((len(rows), max(map(len, rows))), -100, dtype=np.int64)
         for index, row in enumerate(rows):

@@ -162,6 +162,14 @@ def test_batch_decode_cuts_at_first_eos_and_skips_bos(processor):
         processor.decode(torch.tensor(sequences))
 
 
+def test_special_tokens_written_in_a_caption_are_words(processor):
+    """A caption that spells out "<eos>" or "<pad>" (scraped text, markup) must not end or pad the labels there."""
+    labels = processor(text=["a man <eos> plays the <pad> guitar"])["labels"]
+    eos = processor.tokenizer.eos_token_id
+    assert labels.tolist() == [word_ids(processor, "a man eos plays the pad guitar") + [eos]]
+    assert processor.tokenizer.pad_token_id not in labels
+
+
 def test_labels_decode_back_to_the_normalized_captions(processor):
     captions = ["A man plays the guitar!", "The woman, slicing onions."]
     labels = processor(text=captions, return_tensors="pt")["labels"]
