@@ -9,7 +9,8 @@ The captions file is CSV (with a header) or JSON lines, one caption per row:
   split at random from a seed, in the proportions asked for;
 - `video_id` (optional): the id of the video; defaults to its file name without extension.
 
-A video with several captions has several rows (or a `captions` list). A synthetic render
+A video with several captions has several rows (or a `captions` list); a caption given twice is kept twice, as MSVD
+keeps the identical captions of different annotators. A synthetic render
 ([`render_synthetic_dataset`]: `videos/` and `captions.jsonl`) is such a folder.
 """
 
@@ -173,6 +174,8 @@ def _optional(row: dict, key: str, where: str) -> str | None:
 
 def _captions(row: dict, where: str) -> list[str]:
     """The non-empty captions of a row: its `caption`, or its `captions` list."""
+    if "caption" in row and isinstance(row.get("captions"), list):
+        raise InvalidAnnotationError(f"{where}: give a 'caption' or a 'captions' list, not both, got {row!r:.200}.")
     if "caption" in row:
         captions = [row["caption"]]
     elif isinstance(row.get("captions"), list):

@@ -454,6 +454,11 @@ def test_annotation_file_that_is_not_utf8(tmp_path):
         ("captions.jsonl", '{"video": "a.mp4", "caption": "x"}\n{"video": "b.mp4"', "line 2: not JSON"),
         ("captions.jsonl", '["a.mp4", "x"]\n', "line 1: expected one JSON object per line"),
         ("captions.jsonl", '{"video": "a.mp4", "captions": ["x", 2]}\n', "line 1: expected captions to be strings"),
+        (
+            "captions.jsonl",
+            '{"video": "a.mp4", "caption": "x", "captions": ["y", "z"]}\n',
+            "line 1: give a 'caption' or a 'captions' list, not both",
+        ),
         ("captions.jsonl", '{"video": "a.mp4", "caption": "x", "split": 1}\n', "line 1: expected 'split' to be a str"),
         ("captions.txt", "a.mp4 x\n", "expected a captions file ending in .jsonl or .csv"),
     ],
