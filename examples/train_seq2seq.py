@@ -76,9 +76,8 @@ def main() -> None:
     if eval_dataset is not None:
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
-        trainer.save_metrics(
-            "eval", {**metrics, "split": captioning_args.eval_split}
-        )  # for `hf-vidcap push --metrics`
+        # The split, for the model card of `hf-vidcap push --metrics eval_results.json`.
+        trainer.save_metrics("eval", {**metrics, "split": captioning_args.eval_split})
 
 
 if __name__ == "__main__":

@@ -53,31 +53,25 @@ def select_split(dataset: DatasetDict, split: str) -> Dataset:
     return dataset[split]
 
 
-def check_output_dir(
-    output_dir: str | os.PathLike, resume_from_checkpoint: str | os.PathLike | bool | None = None
-) -> None:
+def check_output_dir(output_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> None:
     """Refuse a training run's output folder when it is not empty, unless the run resumes from a checkpoint there, so
     that no file of the user's (or of an earlier run) is overwritten. Call it before any work: it creates nothing, so a
     run refused later (for a bad option or dataset) leaves no empty folder behind.
 
     Args:
         output_dir (`str` or `os.PathLike`): the run's output folder.
-        resume_from_checkpoint (`str`, `os.PathLike` or `bool`, *optional*): the checkpoint the run resumes from, as
-            `Trainer.train` takes it: `True` (or `"latest"`) for the latest one in `output_dir`, or a path. A
-            checkpoint elsewhere does not make a non-empty `output_dir` the run's own.
+        checkpoint (`str` or `os.PathLike`, *optional*): the checkpoint folder the run resumes from (see
+            [`find_checkpoint`]). A checkpoint elsewhere does not make a non-empty `output_dir` the run's own.
 
     Raises:
         `FileExistsError`: for a file, or a non-empty folder and a run that does not resume from a checkpoint inside it.
     """
     output_dir = Path(output_dir)
-    resumes_here = resume_from_checkpoint in (True, "latest") or (
-        isinstance(resume_from_checkpoint, (str, os.PathLike))
-        and Path(resume_from_checkpoint).resolve().is_relative_to(output_dir.resolve())
-    )
     if output_dir.exists() and not output_dir.is_dir():
         raise FileExistsError(f"The output folder {output_dir} is a file; pass a folder.")
+    resumes_here = checkpoint is not None and Path(checkpoint).resolve().is_relative_to(output_dir.resolve())
     if not resumes_here and output_dir.is_dir() and any(output_dir.iterdir()):
-        elsewhere = f" (the checkpoint {resume_from_checkpoint} is not in it)" if resume_from_checkpoint else ""
+        elsewhere = f" (the checkpoint {checkpoint} is not in it)" if checkpoint is not None else ""
         raise FileExistsError(
             f"The output folder {output_dir} is not empty{elsewhere}; pass a new folder, or resume the run it holds "
             "with --resume-from-checkpoint."

@@ -87,7 +87,8 @@ def train_command(args: argparse.Namespace) -> None:
         if trainer.is_world_process_zero():
             scores = {name.removeprefix("eval_"): value for name, value in metrics.items()}
             print(format_metric_table({eval_split: scores}, metrics=[m for m in METRIC_NAMES if m in scores]))
-            trainer.save_metrics("eval", {**metrics, "split": eval_split})  # for `hf-vidcap push --metrics`
+            # The split, for the model card of `hf-vidcap push --metrics eval_results.json`.
+            trainer.save_metrics("eval", {**metrics, "split": eval_split})
     if trainer.is_world_process_zero():
         print(f"Saved the model and processor to {args.output_dir}")
 

@@ -183,14 +183,13 @@ def test_output_folder_is_new_empty_or_resumed(tmp_path):
     (tmp_path / "new" / "checkpoint-1").mkdir(parents=True)
     with pytest.raises(FileExistsError, match="is not empty"):
         check_output_dir(tmp_path / "new")
-    check_output_dir(tmp_path / "new", resume_from_checkpoint=True)
-    check_output_dir(tmp_path / "new", resume_from_checkpoint=tmp_path / "new" / "checkpoint-1")
+    check_output_dir(tmp_path / "new", checkpoint=tmp_path / "new" / "checkpoint-1")
     (tmp_path / "elsewhere" / "checkpoint-2").mkdir(parents=True)
     with pytest.raises(
         FileExistsError, match=r"is not empty \(the checkpoint .*elsewhere.checkpoint-2 is not in it\)"
     ):
-        check_output_dir(tmp_path / "new", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
-    check_output_dir(tmp_path / "fresh", resume_from_checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
+        check_output_dir(tmp_path / "new", checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
+    check_output_dir(tmp_path / "fresh", checkpoint=str(tmp_path / "elsewhere" / "checkpoint-2"))
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match=r"notes.txt is a file; pass a folder"):
         check_output_dir(tmp_path / "notes.txt")
