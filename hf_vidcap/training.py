@@ -325,7 +325,6 @@ def load_or_build_captioner(
     model = build_model(
         model_type,
         vocab_size=len(processor.tokenizer),
-        video_feature_size=(dataset_feature_shape(train_dataset) or (None,))[-1],
         vision_model=vision_model,
         config_overrides=config_overrides,
         **{**_stream_sizes(model_type, train_dataset), **backbone},
@@ -349,15 +348,15 @@ def set_feature_statistics(model: VideoCaptioningPreTrainedModel, dataset: Datas
 
 
 def _stream_sizes(model_type: str, dataset: Dataset) -> dict[str, int]:
-    """Config fields that size a new model's extra streams to the dataset's columns: `<prefix>_feature_size` for every
-    `<prefix>_features` column the architecture has that field for, and `num_regions` for a column with a region axis
-    (see [`~hf_vidcap.modeling.VideoStream`])."""
+    """Config fields that size a new model's streams to the dataset's columns: `<prefix>_feature_size` for every
+    `<prefix>_features` column the architecture has that field for (`video_feature_size` for `video_features`), and
+    `num_regions` for a column with a region axis (see [`~hf_vidcap.modeling.VideoStream`])."""
     config_class = get_architecture(model_type).config_class
     fields = {}
     for column in dataset.column_names:
         size_field = f"{column.removesuffix('_features')}_feature_size"
         shape = dataset_feature_shape(dataset, column) if column.endswith("_features") else None
-        if column == "video_features" or shape is None or not hasattr(config_class, size_field):
+        if shape is None or not hasattr(config_class, size_field):
             continue
         fields[size_field] = shape[-1]
         if len(shape) == 2 and hasattr(config_class, "num_regions"):
