@@ -228,12 +228,21 @@ class VideoCaptioningModelTesterMixin:
         assert AutoModel.from_pretrained(tmp_path).generate(**inputs).shape[1] == 5
 
     def test_beam_search_depends_on_reordering_the_state(self, monkeypatch):
-        """The equivalence above has teeth: a state that is not reordered gives different beams."""
+        """The equivalence above has teeth: a state that is not reordered gives different beams. Every beam is
+        returned, since the best one may well stay in its own row throughout, where reordering changes nothing."""
         model = self.get_model()
         inputs = self.get_inputs(model)
-        kwargs = {"num_beams": 4, "max_new_tokens": 8, "output_scores": True, "return_dict_in_generate": True}
+        kwargs = {"num_beams": 4, "num_return_sequences": 4, "max_new_tokens": 8, "return_dict_in_generate": True}
+        reorder_cache, moved = RecurrentState.reorder_cache, []
+
+        def recording_reorder_cache(state, beam_idx):
+            moved.append(not torch.equal(beam_idx, torch.arange(len(beam_idx))))
+            reorder_cache(state, beam_idx)
+
+        monkeypatch.setattr(RecurrentState, "reorder_cache", recording_reorder_cache)
         correct = model.generate(**inputs, **kwargs)
-        monkeypatch.setattr(RecurrentState, "reorder_cache", lambda self, beam_idx: None)
+        assert any(moved), "beam search never moved a beam to another row: nothing to test"
+        monkeypatch.setattr(RecurrentState, "reorder_cache", lambda state, beam_idx: None)
         broken = model.generate(**inputs, **kwargs)
         assert not (
             torch.equal(correct.sequences, broken.sequences)
