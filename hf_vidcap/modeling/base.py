@@ -368,6 +368,10 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         self._check_vision_model()
         return {"video_features": self.vision_model(pixel_values_videos.to(self.dtype), video_attention_mask)}
 
+    def _num_channels(self) -> int:
+        """The channels of a frame the vision backbone reads (3 without a backbone)."""
+        return getattr(self.config.vision_config, "num_channels", 3)
+
     def _check_vision_model(self) -> None:
         """Raise the error for frames given to a model without a vision backbone."""
         if self.vision_model is None:
@@ -517,6 +521,17 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 else "(batch_size, num_frames, 3, height, width)"
             )
             raise ValueError(f"`{name}` must be a {expected_dims}-D tensor {layout}, got {shape}.")
+        if pixel_values_videos is not None:
+            if not pixel_values_videos.is_floating_point():
+                raise ValueError(
+                    f"`pixel_values_videos` must be the normalized float frames the processor makes, got "
+                    f"{pixel_values_videos.dtype} values."
+                )
+            if pixel_values_videos.shape[2] != (channels := self._num_channels()):
+                raise ValueError(
+                    f"`pixel_values_videos` must be (batch_size, num_frames, {channels}, height, width), got shape "
+                    f"{tuple(pixel_values_videos.shape)} (frames channels last?): the processor lays them out so."
+                )
         batch_size, num_frames = video.shape[:2]
         if batch_size == 0:
             raise ValueError(f"`{name}` holds no video (shape {tuple(video.shape)}).")
@@ -529,6 +544,9 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 f"`video_attention_mask` has shape {tuple(video_attention_mask.shape)} but `{name}` has "
                 f"{batch_size} videos of {num_frames} frames: expected ({batch_size}, {num_frames})."
             )
+        if not ((video_attention_mask == 0) | (video_attention_mask == 1)).all():
+            values = sorted(set(video_attention_mask.flatten().tolist()) - {0, 1})[:5]
+            raise ValueError(f"`video_attention_mask` must hold only 0 and 1, got {values}.")
         video_attention_mask = video_attention_mask.long()  # a float or bool mask indexes frames further on
         lengths = video_attention_mask.sum(dim=1)
         if (empty := (lengths == 0).nonzero().flatten()).numel():
@@ -650,11 +668,17 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             **kwargs:
                 The extra video streams the architecture reads, by name (see `video_streams()`; e.g. `clip_features`).
         """
+        if unknown := sorted(set(kwargs) - set(self._stream_names())):
+            inputs = ["video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names()]
+            raise TypeError(
+                f"{type(self).__name__}.forward() got unexpected keyword arguments {', '.join(unknown)}; its video "
+                f"inputs are {', '.join(inputs)}."
+            )
         if output_hidden_states:
             self._refuse_hidden_states()
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         use_cache = use_cache if use_cache is not None else not self.training
-        text_name = self._check_text_inputs(input_ids, labels)
+        text_name = self._check_text_inputs(input_ids, labels, self.config.vocab_size)
         if input_ids is None:
             input_ids = self.shift_tokens_right(labels)
 
@@ -677,9 +701,11 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             reduction = "sum" if num_items_in_batch is not None else "mean"
+            if num_items_in_batch is None and not (labels != -100).any():
+                raise ValueError("`labels` hold no word to predict (every id is -100): the mean loss would be NaN.")
             loss = nn.functional.cross_entropy(
                 logits.flatten(0, 1).to(torch.promote_types(logits.dtype, torch.float32)),  # half precision up
-                labels.flatten().to(logits.device),
+                labels.flatten().to(logits.device, torch.long),
                 ignore_index=-100,
                 reduction=reduction,
             )
@@ -695,16 +721,26 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         return output if return_dict else output.to_tuple()
 
     @staticmethod
-    def _check_text_inputs(input_ids: torch.Tensor | None, labels: torch.Tensor | None) -> str:
-        """Check that the word inputs are `(batch_size, sequence_length)` id tensors, with labels the shape of the
-        inputs they follow, and return the name of the one decoding is driven by."""
+    def _check_text_inputs(input_ids: torch.Tensor | None, labels: torch.Tensor | None, vocab_size: int) -> str:
+        """Check that the word inputs are `(batch_size, sequence_length)` tensors of ids in the vocabulary (or -100 in
+        labels), with labels the shape of the inputs they follow, and return the name of the one decoding is driven
+        by."""
         if input_ids is None and labels is None:
             raise ValueError("Pass `input_ids` or `labels` (the decoder inputs are built from the labels).")
         for name, ids in (("input_ids", input_ids), ("labels", labels)):
-            if ids is not None and (not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.is_floating_point()):
+            if ids is None:
+                continue
+            if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.is_floating_point():
                 shape = list(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
                 raise ValueError(
                     f"`{name}` must be a 2-D tensor of word ids (batch_size, sequence_length), got {shape}."
+                )
+            outside = ((ids < 0) & (ids != -100 if name == "labels" else True)) | (ids >= vocab_size)
+            if outside.any():
+                raise ValueError(
+                    f"`{name}` holds ids outside the vocabulary of {vocab_size} words (`config.vocab_size`): "
+                    f"{sorted(set(ids[outside].tolist()))[:5]}. After growing the tokenizer, call "
+                    "`model.resize_token_embeddings(len(tokenizer))`."
                 )
         name, ids = ("input_ids", input_ids) if input_ids is not None else ("labels", labels)
         if ids.shape[1] == 0:

@@ -81,6 +81,7 @@ class VideoCaptioningModelTesterMixin:
         torch.testing.assert_close(output.loss, expected)
         summed = model(**inputs, labels=labels, num_items_in_batch=int(keep.sum()) * 2).loss
         torch.testing.assert_close(summed, expected / 2)
+        torch.testing.assert_close(model(**inputs, labels=labels.int()).loss, expected)  # int32 labels, as ids
         # Half precision is scored in float32; double precision stays double (as `gradcheck` needs).
         double = model.double()(**inputs, labels=labels)
         assert double.loss.dtype == torch.float64
@@ -361,6 +362,20 @@ class VideoCaptioningModelTesterMixin:
             ),
             ({"labels": labels[:, :0]}, r"`labels` is empty"),
             ({}, r"Pass `input_ids` or `labels`"),
+            (
+                {
+                    "labels": labels.index_put(
+                        (torch.tensor(0), torch.tensor(1)), torch.tensor(model.config.vocab_size)
+                    )
+                },
+                rf"`labels` holds ids outside the vocabulary of {model.config.vocab_size} words .*: \[{model.config.vocab_size}\]. "
+                r"After growing the tokenizer, call `model.resize_token_embeddings",
+            ),
+            (
+                {"input_ids": labels.index_put((torch.tensor(1),), torch.tensor(-100))},
+                r"`input_ids` holds ids .*\[-100\]",
+            ),
+            ({"labels": torch.full_like(labels, -100)}, r"`labels` hold no word to predict \(every id is -100\)"),
         ]
         for words, message in cases:
             with pytest.raises(ValueError, match=message):
@@ -390,6 +405,7 @@ class VideoCaptioningModelTesterMixin:
             ({"video_features": features, "video_attention_mask": mask[:, :-1]}, r"video_attention_mask.*shape"),
             ({"video_features": features, "video_attention_mask": torch.zeros_like(mask)}, r"no frames"),
             ({"video_features": features, "video_attention_mask": mask.flip(1)}, r"real frames first"),
+            ({"video_features": features, "video_attention_mask": mask / 2}, r"must hold only 0 and 1, got \[0.5\]"),
             ({"video_features": features[:, :0]}, r"video_features.*no frames"),
             ({"video_features": features[:0], "video_attention_mask": mask[:0]}, r"`video_features` holds no video"),
             (
@@ -410,3 +426,6 @@ class VideoCaptioningModelTesterMixin:
                 model(input_ids=ids, **video)
             with pytest.raises(ValueError, match=message):
                 model.generate(**video, max_new_tokens=2)
+        # A misspelled input is named, not ignored (every frame would be taken as real).
+        with pytest.raises(TypeError, match=r"unexpected keyword arguments video_mask; its video inputs are "):
+            model(input_ids=ids, video_features=features, video_mask=mask)

@@ -169,12 +169,9 @@ def test_ablation_switches_change_what_is_computed(ablation):
     assert (attentions.aligned is not None) == settings["use_alignment"]
     if not local:
         assert attentions.key_frames is None and attentions.regions is None
-        # Region features are not read: garbage ones change nothing.
-        garbage = torch.randn(BATCH, 3, 4, 4)
-        labels = torch.full((BATCH, 3), 5)
-        torch.testing.assert_close(
-            model(**inputs, region_features=garbage, labels=labels).logits, model(**inputs, labels=labels).logits
-        )
+        # Region features are not read, so they are refused as any unknown input, as generate() refuses them.
+        with pytest.raises(TypeError, match="unexpected keyword arguments region_features; its video inputs are "):
+            model(**inputs, region_features=torch.randn(BATCH, 3, 4, 4), labels=torch.full((BATCH, 3), 5))
         return
     assert attentions.key_frames.shape[2] == settings["num_key_frames"]
     # Training draws: random with the Gumbel sampler, always the same without it.

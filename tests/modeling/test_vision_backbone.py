@@ -65,6 +65,18 @@ def test_pixels_give_the_same_captions_as_their_precomputed_features():
     assert torch.equal(from_pixels, from_features)
 
 
+def test_frames_that_are_not_the_processors_are_named():
+    model = tiny_captioner()
+    pixels, mask = frames()
+    with pytest.raises(
+        ValueError, match=r"`pixel_values_videos` must be the normalized float frames .* got torch.uint8"
+    ):
+        model(pixel_values_videos=(pixels * 255).to(torch.uint8), video_attention_mask=mask, labels=mask[:, :2])
+    channels_last = pixels.permute(0, 1, 3, 4, 2)  # as decoders give frames
+    with pytest.raises(ValueError, match=r"must be \(batch_size, num_frames, 3, height, width\), got shape .* last"):
+        model.generate(pixel_values_videos=channels_last, video_attention_mask=mask)
+
+
 def test_frozen_backbone_gets_no_gradient_and_stays_in_eval_mode():
     model = tiny_captioner().train()
     assert not model.vision_model.backbone.training
