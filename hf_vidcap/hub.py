@@ -503,7 +503,7 @@ def _model_rows(model: VideoCaptioningPreTrainedModel, processor: VideoCaptionin
             f"{parameters:,}" + (f" ({trained:,} trained, the rest frozen)" if trained < parameters else ""),
         ),
         ("vocabulary", f"{len(processor.tokenizer)} tokens, word-level"),
-        ("caption length", f"at most {model.config.max_caption_length} tokens by default"),
+        ("caption length", f"at most {model.generation_config.max_length - 1} words by default"),
     ]
 
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers import GenerationConfig, GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.configuration_utils import SubConfigSpec
 from transformers.models.auto import AutoConfig
@@ -63,8 +63,9 @@ class VideoCaptioningConfig(PreTrainedConfig):
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initializer of linear and embedding weights.
         max_caption_length (`int`, *optional*, defaults to 30):
-            Default maximum number of generated words: the generation config's `max_length` is one more (for `<bos>`).
-            `max_new_tokens` or `max_length` given to `generate()` win over it.
+            Default maximum number of generated words: the generation config's `max_length` is made one more (for
+            `<bos>`) when the model is made or loaded with it. `max_new_tokens` or `max_length` given to `generate()`
+            win over it; a loaded model's `generation_config.max_length` can be changed too.
         pad_token_id (`int`, *optional*, defaults to 0), bos_token_id (`int`, *optional*, defaults to 1),
         eos_token_id (`int`, *optional*, defaults to 2):
             Special token ids of the word-level tokenizer.
@@ -304,6 +305,16 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         # As `max_length` (`<bos>` and the words): a length given to generate() wins, and `Seq2SeqTrainer`, which fills
         # the generation config's unset fields with transformers' defaults (`max_length=20`), leaves it alone.
         self.generation_config.max_length = config.max_caption_length + 1
+
+    def _prepare_generated_length(self, generation_config: GenerationConfig, *args: Any, **kwargs: Any):
+        # The model's own `max_length` (from `max_caption_length`) is a default, not a length the user set: without
+        # this, every `generate(max_new_tokens=...)` would warn that both were given.
+        if (
+            generation_config.max_new_tokens is not None
+            and generation_config.max_length == self.generation_config.max_length
+        ):
+            generation_config.max_length = None
+        return super()._prepare_generated_length(generation_config, *args, **kwargs)
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -817,10 +828,23 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
             **{name: kwargs.get(name) for name in self._stream_names()},
         }
 
+    @classmethod
+    def from_pretrained(cls, *args: Any, **kwargs: Any) -> VideoCaptioningPreTrainedModel | tuple:
+        """Load as [`PreTrainedModel.from_pretrained`]. The generation config's `max_length` follows the config's
+        `max_caption_length`, so that one given here (`max_caption_length=...`) wins, as it does for a new model."""
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # (with `output_loading_info=True`)
+        model.generation_config.max_length = model.config.max_caption_length + 1
+        return loaded
+
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """Save as [`PreTrainedModel.save_pretrained`]. The code files are copied next to the weights and the
         config's `auto_map` names this class for `AutoModel` and `AutoModelForImageTextToText` alike, so the folder
-        loads with either under `trust_remote_code=True`."""
+        loads with either under `trust_remote_code=True`. A `generation_config.max_length` changed on the model is
+        saved as its `max_caption_length` too."""
+        max_length = self.generation_config.max_length
+        if isinstance(max_length, int) and max_length >= 2:
+            self.config.max_caption_length = max_length - 1
         if self._auto_class is not None:
             # Saving adds the `AutoModel` entry as `<module file>.<class>`; the captioning Auto class gets the same.
             code_name = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"

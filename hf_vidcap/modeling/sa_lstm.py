@@ -1,5 +1,5 @@
 r"""SA-LSTM: soft temporal attention over frames feeding an LSTM decoder (Yao et al., *Describing Videos by Exploiting
-Temporal Structure*, ICCV 2015; the attention model of seed 002, section 3.4).
+Temporal Structure*, ICCV 2015).
 
 The decoder starts from a state computed from the mean of the frame features. At every word step it attends over the
 frames with additive attention conditioned on its previous hidden state,

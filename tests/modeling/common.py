@@ -4,6 +4,7 @@ own test file may subclass `VideoCaptioningModelTesterMixin` to add tests or ove
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 import torch
@@ -227,6 +228,20 @@ class VideoCaptioningModelTesterMixin:
         assert model.generate(**inputs, generation_config=GenerationConfig(max_length=2)).shape[1] == 2
         model.save_pretrained(tmp_path)
         assert AutoModel.from_pretrained(tmp_path).generate(**inputs).shape[1] == 5
+        assert AutoModel.from_pretrained(tmp_path, max_caption_length=2).generate(**inputs).shape[1] == 3
+        loaded, _ = AutoModel.from_pretrained(tmp_path, max_caption_length=3, output_loading_info=True)
+        assert loaded.generate(**inputs).shape[1] == 4
+        loaded.generation_config.max_length = 7  # changed on a live model, as transformers users do: it is kept
+        loaded.save_pretrained(tmp_path / "changed")
+        reloaded = AutoModel.from_pretrained(tmp_path / "changed")
+        assert reloaded.config.max_caption_length == 6 and reloaded.generate(**inputs).shape[1] == 7
+
+    def test_max_new_tokens_alone_gives_no_warning(self, caplog):
+        """The model's default length is not a `max_length` the user set beside `max_new_tokens`."""
+        model = self.get_model()
+        with caplog.at_level(logging.WARNING):
+            model.generate(**self.get_inputs(model), max_new_tokens=3)
+        assert not [record for record in caplog.records if "max_new_tokens" in record.getMessage()]
 
     def test_beam_search_depends_on_reordering_the_state(self, monkeypatch):
         """The equivalence above has teeth: a state that is not reordered gives different beams. Every beam is
