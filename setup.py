@@ -21,7 +21,7 @@ setup(
         "accelerate>=1.10",
         "evaluate>=0.4.6",
         "huggingface-hub>=1.0",
-        "av>=14",
+        "av>=14.1",  # VideoFrame.rotation
         "numpy",
         "tqdm",
     ],

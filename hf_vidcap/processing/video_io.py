@@ -10,13 +10,15 @@ A video becomes a fixed or variable number of RGB frames:
   sampled uniformly over the whole video instead, as with `num_frames`. Frames are stepped through at the video's
   average frame rate, so a variable-rate video is sampled evenly by frame, not by time.
 
-Decoding stops at the last frame needed. Frame indices come from the frame count the container reports or, when it
+Frames come from the video track FFmpeg would pick (not a cover picture before it), upright as a player shows them
+(the display rotation phones store portrait video with is applied). Decoding stops at the last frame needed. Frame indices come from the frame count the container reports or, when it
 keeps none (MKV, WebM, MPEG), from counting the stream's packets, which reads the file without decoding it.
 
-Every problem with the input raises [`InvalidVideoError`], whose message names the file and the problem. A file that
-decodes to clearly fewer frames than its container announces is truncated or corrupt and raises too; a shortfall of
-at most `max(2, 5%)` frames (frames hidden by an edit list, packets that hold no picture) is accepted, and the
-frames are then sampled again from the frames actually decoded.
+Every problem with the input raises [`InvalidVideoError`], whose message names the file and the problem. A file
+whose packets end clearly (more than `max(2, 5%)` frames) before the duration its container announces is truncated
+and raises too. A file that decodes to fewer frames than its container announces but whose packets run to the end
+(frames hidden by an edit list, as `ffmpeg -ss ... -c copy` cuts, or empty AVI chunks that repeat a frame) is
+sampled again from the frames actually decoded.
 """
 
 import math
@@ -90,11 +92,15 @@ def load_video(
     if len(frames) < len(indices):
         if decoded == 0:
             raise InvalidVideoError(f"Video {path!r} has no decodable frame.")
-        if frame_count - decoded > max(_MIN_FRAME_SHORTFALL, _RELATIVE_FRAME_SHORTFALL * frame_count):
-            raise InvalidVideoError(
-                f"Video {path!r} is truncated or corrupt: its container announces {frame_count} frames but only "
-                f"{decoded} could be decoded."
-            )
+        if frame_count - decoded > _tolerated_shortfall(frame_count):
+            with _open(path) as container:
+                _, end = _count_packets(container, _video_stream(container, path), path)
+                ends_on_time = _check_packets_end_on_time(container, end, frame_rate, path)
+            if not ends_on_time:
+                raise InvalidVideoError(
+                    f"Video {path!r} is truncated or corrupt: its container announces {frame_count} frames but only "
+                    f"{decoded} could be decoded."
+                )
         logger.info(f"Video {path!r} has {decoded} frames, not the {frame_count} announced: sampling again.")
         indices = _sample_indices(decoded, frame_rate, num_frames, fps, max_frames)
         frames, _ = _decode_frames(path, indices)
@@ -164,11 +170,19 @@ def _open(path: str) -> av.container.InputContainer:
 
 
 def _video_stream(container: av.container.InputContainer, path: str) -> av.video.stream.VideoStream:
-    """Returns the first video stream of a container."""
-    if not container.streams.video:
+    """Returns the video stream FFmpeg would pick, as players do: one of moving pictures over a still one (cover art,
+    a thumbnail track), then the one of most frames and the highest bit rate.
+
+    Raises:
+        [`InvalidVideoError`]: for an image file (a picture named as a video) or a file without a video stream.
+    """
+    if container.format.name.endswith("_pipe") or container.format.name == "image2":
+        raise InvalidVideoError(f"File {path!r} is an image ({container.format.name}), not a video.")
+    stream = container.streams.best("video")
+    if stream is None:
         kinds = sorted({stream.type for stream in container.streams}) or ["none"]
         raise InvalidVideoError(f"File {path!r} has no video stream (streams found: {', '.join(kinds)}).")
-    return container.streams.video[0]
+    return stream
 
 
 def _probe(path: str) -> tuple[int, float | None]:
@@ -186,19 +200,38 @@ def _probe(path: str) -> tuple[int, float | None]:
             frame_count = stream.frames
         else:
             frame_count, end = _count_packets(container, stream, path)
-            duration = container.duration / av.time_base if container.duration else None
-            if frame_count and duration and end is not None and frame_rate:
-                # A truncated file ends early in time; a variable-rate one ends where its duration says. Half a frame
-                # more is allowed for timestamps rounded to the millisecond, as MKV keeps them.
-                missing_frames = (duration - end) * frame_rate - 0.5
-                if missing_frames > max(_MIN_FRAME_SHORTFALL, _RELATIVE_FRAME_SHORTFALL * duration * frame_rate):
-                    raise InvalidVideoError(
-                        f"Video {path!r} is truncated or corrupt: its container announces {duration:.2f} s but its "
-                        f"frames end at {end:.2f} s."
-                    )
+            if frame_count:
+                _check_packets_end_on_time(container, end, frame_rate, path)
     if frame_count == 0:
         raise InvalidVideoError(f"Video {path!r} has no decodable frame.")
     return frame_count, frame_rate
+
+
+def _tolerated_shortfall(frame_count: float) -> float:
+    """How many frames a video may lack beside what its container announces before it counts as truncated."""
+    return max(_MIN_FRAME_SHORTFALL, _RELATIVE_FRAME_SHORTFALL * frame_count)
+
+
+def _check_packets_end_on_time(
+    container: av.container.InputContainer, end: float | None, frame_rate: float | None, path: str
+) -> bool:
+    """Raise [`InvalidVideoError`] for a file whose packets end clearly before the duration its container announces (a
+    truncated file ends early in time; a variable-rate one, or one with hidden frames, ends where its duration says).
+
+    Returns:
+        `bool`: whether the check could be made: `False` without a duration, a frame rate or packet timestamps.
+    """
+    duration = container.duration / av.time_base if container.duration else None
+    if not (duration and end is not None and frame_rate):
+        return False
+    # Half a frame more is allowed for timestamps rounded to the millisecond, as MKV keeps them.
+    missing_frames = (duration - end) * frame_rate - 0.5
+    if missing_frames > _tolerated_shortfall(duration * frame_rate):
+        raise InvalidVideoError(
+            f"Video {path!r} is truncated or corrupt: its container announces {duration:.2f} s but its frames end at "
+            f"{end:.2f} s."
+        )
+    return True
 
 
 def _count_packets(
@@ -240,7 +273,9 @@ def _decode_frames(path: str, indices: np.ndarray) -> tuple[list[np.ndarray], in
         try:
             for frame in container.decode(stream):
                 if decoded in wanted:
-                    frames.append(frame.to_ndarray(format="rgb24", width=width or None, height=height or None))
+                    pixels = frame.to_ndarray(format="rgb24", width=width or None, height=height or None)
+                    # Upright, as players show it: phones store portrait video sideways with a display rotation.
+                    frames.append(np.rot90(pixels, k=round(frame.rotation / 90)) if frame.rotation else pixels)
                 decoded += 1
                 if decoded > last:
                     break

@@ -6,6 +6,7 @@ has random noise in the bottom half of its frames, so that its packets are large
 """
 
 import os
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -102,6 +103,76 @@ def zero_packets(source: Path, path: Path) -> Path:
     return path
 
 
+def cut_without_reencoding(source: Path, path: Path, hidden: int) -> Path:
+    """Remuxes `source` with its first `hidden` frames hidden by an MP4 edit list, as `ffmpeg -ss ... -c copy` cuts a
+    clip: decoding must start at the keyframe before the cut, so every packet is kept and the container counts them."""
+    with av.open(str(source)) as original, av.open(str(path), "w") as cut:
+        stream = original.streams.video[0]
+        output = cut.add_stream_from_template(stream)
+        shift = round(hidden / (stream.average_rate * stream.time_base))
+        for packet in original.demux(stream):
+            if packet.dts is not None:
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, output
+                cut.mux(packet)
+    return path
+
+
+def write_with_empty_chunks(path: Path, frames: np.ndarray, every: int) -> Path:
+    """Writes an MJPEG AVI in which every `every`-th frame is an empty chunk, as capture tools mark a repeated frame:
+    players hold the previous picture, and the container counts the chunk as a frame."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=FRAME_RATE)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuvj420p"
+        for index, pixels in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                if index % every == every - 1:
+                    empty = av.Packet(b"")
+                    empty.pts, empty.dts, empty.time_base = packet.pts, packet.dts, packet.time_base
+                    packet = empty
+                packet.stream = stream
+                container.mux(packet)
+        container.mux(stream.encode())
+    return path
+
+
+def rotate_display(source: Path, path: Path) -> Path:
+    """Copies an MP4, giving its video track the display matrix of a quarter turn clockwise, as phones store portrait
+    video: the pictures are stored sideways and players turn them upright."""
+    data = bytearray(source.read_bytes())
+    header = data.find(b"tkhd") + 4  # version and flags, then times, ids and sizes before the matrix
+    matrix = header + 4 + (32 if data[header] == 1 else 20) + 16
+    data[matrix : matrix + 36] = struct.pack(">9i", 0, 1 << 16, 0, -(1 << 16), 0, 0, 0, 0, 1 << 30)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def write_cover_art_first(path: Path, frames: np.ndarray) -> Path:
+    """Writes an MKV whose first video track is a single still picture (cover art), and whose second is `frames`."""
+    with av.open(str(path), "w") as container:
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = frames.shape[2], frames.shape[1], "yuvj420p"
+        video = container.add_stream("libx264", rate=FRAME_RATE, options={"crf": "0"})
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        container.mux(cover.encode(av.VideoFrame.from_ndarray(np.full_like(frames[0], 255), format="rgb24")))
+        container.mux(cover.encode())
+        for pixels in frames:
+            container.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(video.encode())
+    return path
+
+
+def write_picture(path: Path, pixels: np.ndarray) -> Path:
+    """Writes one PNG picture to `path`, whatever its extension."""
+    with av.open(str(path), "w", format="image2", options={"update": "1"}) as container:
+        stream = container.add_stream("png", rate=1)
+        stream.width, stream.height, stream.pix_fmt = pixels.shape[1], pixels.shape[0], "rgb24"
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
 def write_test_videos(folder: Path) -> dict[str, Path]:
     """Writes every test video into `folder` and returns their paths by name."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,6 +204,13 @@ def write_test_videos(folder: Path) -> dict[str, Path]:
     videos["truncated_mkv"] = truncate(videos["noisy_mkv"], folder / "truncated.mkv", 0.6)
     videos["two_frames_short_mkv"] = drop_last_packets(videos["noisy_mkv"], folder / "two_frames_short.mkv", 2)
     videos["corrupt_mp4"] = zero_packets(videos["counter"], folder / "zeroed.mp4")
+    videos["cut_counter"] = cut_without_reencoding(videos["counter"], folder / "cut.mp4", hidden=10)
+    videos["counter_empty_chunks"] = write_with_empty_chunks(folder / "empty_chunks.avi", counter_frames(24), every=4)
+    portrait = counter_frames(8, size=48)[:, :, :32].copy()  # stored 32 wide, 48 high ...
+    portrait[:, :8, :8] = 255  # ... with a white corner top left
+    videos["rotated"] = rotate_display(write_video(folder / "sideways.mp4", portrait), folder / "rotated.mp4")
+    videos["cover_art_first"] = write_cover_art_first(folder / "cover_art_first.mkv", counter_frames(24))
+    videos["picture"] = write_picture(folder / "picture.mp4", counter_frames(1)[0])
     tiny = write_video(folder / "tiny.mkv", counter_frames(3))
     videos["undecodable_mkv"] = zero_packets(tiny, folder / "zeroed.mkv")
     assert all(os.path.exists(path) for name, path in videos.items() if name != "missing")
