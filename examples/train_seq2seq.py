@@ -58,15 +58,16 @@ def main() -> None:
     train_dataset = select_split(dataset, captioning_args.train_split)
     eval_dataset = select_split(dataset, captioning_args.eval_split) if captioning_args.eval_split else None
 
+    features_info = features_info_of(captioning_args.dataset)
     model, processor = load_or_build_captioner(
         train_dataset,
         model_type=captioning_args.model_type,
         model_name_or_path=captioning_args.model_name_or_path,
         config_overrides=captioning_args.config_overrides,
         vision_model=captioning_args.vision_model,
-        feature_extractor=frame_preprocessing(captioning_args.num_frames, captioning_args.frame_size),
+        feature_extractor=frame_preprocessing(captioning_args.num_frames, captioning_args.frame_size, features_info),
         min_word_count=captioning_args.min_word_count,
-        features_info=features_info_of(captioning_args.dataset),
+        features_info=features_info,
     )
     if checkpoint is not None:
         check_checkpoint_fits(model, checkpoint)

@@ -259,7 +259,7 @@ def features_info_of(dataset_path: str | os.PathLike) -> VideoFeaturesInfo | Non
 
 
 def frame_preprocessing(
-    num_frames: int | None = None, frame_size: int | None = None
+    num_frames: int | None = None, frame_size: int | None = None, features_info: VideoFeaturesInfo | None = None
 ) -> VideoCaptioningFeatureExtractor | None:
     """The frame preprocessing a new processor gets from the frame options given, or `None` without any (a new
     processor then preprocesses frames as the features' extraction did, or by default).
@@ -267,10 +267,17 @@ def frame_preprocessing(
     Args:
         num_frames (`int`, *optional*): frames sampled per video.
         frame_size (`int`, *optional*): side of the square frames.
+        features_info ([`~hf_vidcap.data.VideoFeaturesInfo`], *optional*): how the training features were extracted:
+            the options given change only their own settings of that preprocessing (its frame rate, normalization and
+            the other option stay).
     """
     options = {"num_frames": num_frames, "size": frame_size}
     options = {name: value for name, value in options.items() if value is not None}
-    return VideoCaptioningFeatureExtractor(**options) if options else None
+    if not options:
+        return None
+    if features_info is None:
+        return VideoCaptioningFeatureExtractor(**options)
+    return VideoCaptioningFeatureExtractor.from_dict({**features_info.feature_extractor.to_dict(), **options})
 
 
 def load_or_build_captioner(

@@ -53,14 +53,15 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         raise InvalidInputError(
             f"{given} shape a new model (--model-type), not the saved one in --model {args.model}."
         )
+    features_info = features_info_of(args.dataset)
     return load_or_build_captioner(
         train_dataset,
         model_type=args.model_type,
         model_name_or_path=args.model,
         config_overrides=args.config_overrides,
         vision_model=args.vision_model,
-        feature_extractor=frame_preprocessing(args.num_frames, args.frame_size),
+        feature_extractor=frame_preprocessing(args.num_frames, args.frame_size, features_info),
         min_word_count=args.min_word_count,
         max_vocab_size=args.max_vocab_size,
-        features_info=features_info_of(args.dataset),
+        features_info=features_info,
     )

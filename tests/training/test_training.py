@@ -2,6 +2,7 @@
 
 import json
 import runpy
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from datasets import Dataset, load_from_disk
 from transformers import AutoModel, EvalPrediction, Seq2SeqTrainingArguments
 
 from hf_vidcap.modeling import ARCHITECTURES
+from hf_vidcap.processing import VideoCaptioningFeatureExtractor
 from hf_vidcap.training import (
     CaptionMetrics,
     build_model,
@@ -19,6 +21,7 @@ from hf_vidcap.training import (
     check_output_dir,
     find_checkpoint,
     format_metric_table,
+    frame_preprocessing,
     load_or_build_captioner,
     parse_config_overrides,
 )
@@ -59,6 +62,19 @@ def test_every_registered_architecture_builds_by_name(model_type):
 def test_unknown_architecture_lists_the_known_ones():
     with pytest.raises(ValueError, match="Unknown captioning architecture 'lstm'; available: .*s2vt"):
         build_model("lstm", vocab_size=11)
+
+
+def test_frame_options_change_only_their_own_settings_of_the_extractions_preprocessing():
+    """`--num-frames` on extracted features must not reset the frame size, rate or normalization the features were
+    extracted with: the trained model would caption video files from other features than it trained on."""
+    extraction = VideoCaptioningFeatureExtractor(num_frames=6, size=32, fps=4.0, image_mean=[0.5] * 3)
+    features_info = SimpleNamespace(feature_extractor=extraction)  # the part of a VideoFeaturesInfo read here
+    merged = frame_preprocessing(num_frames=8, features_info=features_info)
+    assert merged.num_frames == 8 and merged.size == {"height": 32, "width": 32}
+    assert merged.fps == 4.0 and merged.image_mean == [0.5] * 3
+    assert frame_preprocessing(frame_size=48, features_info=features_info).num_frames == 6
+    assert frame_preprocessing(features_info=features_info) is None  # the extraction's, unchanged
+    assert frame_preprocessing(num_frames=8).size == VideoCaptioningFeatureExtractor().size  # no extraction: defaults
 
 
 def test_processor_vocabulary_comes_from_every_training_caption():
