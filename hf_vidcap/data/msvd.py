@@ -95,7 +95,14 @@ def load_msvd(
     if source == "split_files":
         source_name = ", ".join(MSVD_SPLIT_FILES.values())
         captions_by_split = {split: _read_split_file(root / name) for split, name in MSVD_SPLIT_FILES.items()}
+        split_of: dict[str, str] = {}
         for split, captions in captions_by_split.items():
+            for vid in captions:
+                if (other := split_of.setdefault(vid, split)) != split:
+                    raise InvalidAnnotationError(
+                        f"{root / MSVD_SPLIT_FILES[split]}: {vid} is also in {MSVD_SPLIT_FILES[other]}; expected each "
+                        "clip in one split file (a clip in two splits leaks between training and evaluation)."
+                    )
             unmapped = [vid for vid in captions if vid not in vid_to_clip]
             if unmapped:
                 raise InvalidAnnotationError(
@@ -197,6 +204,12 @@ def _read_csv(path: Path) -> dict[str, list[str]]:
             raise InvalidAnnotationError(
                 f"{path}, line {reader.line_num}: fewer fields than the header's {len(reader.fieldnames)}."
             )
+        if extra := row.pop(None, None):  # more fields than the header: commas in an unquoted description
+            if reader.fieldnames[-1] != "Description":
+                raise InvalidAnnotationError(
+                    f"{path}, line {reader.line_num}: more fields than the header's {len(reader.fieldnames)}."
+                )
+            row["Description"] = ",".join([row["Description"], *extra])
         if row["Language"].strip().lower() == "english" and row["Description"].strip():
             clip = f"{row['VideoID'].strip()}_{row['Start'].strip()}_{row['End'].strip()}"
             captions[clip].append(row["Description"].strip())

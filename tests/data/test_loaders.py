@@ -120,6 +120,14 @@ def test_msvd_csv_keeps_english_captions_of_mapped_clips(caplog):
     assert file_names(dataset) == {vid: name for vid, name in MSVD_CLIPS.items() if vid != "vid1302"}
 
 
+def test_msvd_csv_description_with_unquoted_commas_is_kept_whole(tmp_path):
+    folder = copy_fixture("msvd", tmp_path)
+    with (folder / "MSR Video Description Corpus.csv").open("a", encoding="utf-8") as csv_file:
+        csv_file.write("f-24IxG9ijw,25,40,1,clean,9,English,A woman, a knife and an onion.\n")
+    dataset = load_msvd(folder, captions_source="csv")
+    assert dict(rows(dataset)["test"])["vid1302"] == ["A woman, a knife and an onion."]
+
+
 def test_msvd_all_video_descriptions():
     dataset = load_msvd(FIXTURES / "msvd", captions_source="descriptions")
     assert rows(dataset) == {
@@ -378,6 +386,13 @@ def replace_file(folder: Path, name: str, content: str | None) -> None:
         ("msvd", "youtube_mapping.txt", "-4wsuPCjDBc_5_15 vid1\n", load_msvd, "no clip for vid2"),
         ("msvd", "sents_val_lc_nopunc.txt", None, load_msvd, "sents_val_lc_nopunc.txt: not found"),
         ("msvd", "sents_test_lc_nopunc.txt", "vid1301 no tab here\n", load_msvd, "line 1: expected lines 'vidN<TAB>"),
+        (
+            "msvd",
+            "sents_test_lc_nopunc.txt",
+            "vid1201\ta man fills a bag\n",  # vid1201 is in the validation file too
+            load_msvd,
+            "sents_test_lc_nopunc.txt: vid1201 is also in sents_val_lc_nopunc.txt; expected each clip in one split",
+        ),
         (
             "msrvtt",
             "test_videodatainfo.json",
