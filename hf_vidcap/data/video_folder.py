@@ -142,6 +142,9 @@ def _read_rows(path: Path) -> Iterator[tuple[str, dict]]:
         reader = read_annotation_csv(path, expected)
         if not reader.fieldnames:
             raise InvalidAnnotationError(f"{path}: empty; expected {expected}.")
+        reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]  # "Video, Caption" as well
+        if "caption" not in reader.fieldnames or not {"video", "file_name"} & set(reader.fieldnames):
+            raise InvalidAnnotationError(f"{path}, line 1: expected {expected}, got columns {reader.fieldnames}.")
         for row in reader:
             where = f"{path}, line {reader.line_num}"
             if None in row or None in row.values():

@@ -258,6 +258,16 @@ def test_video_folder_csv_with_splits(tmp_path):
     assert dataset["validation"]["video_path"] == [str(tmp_path / "dogs" / "fetch.avi")]
 
 
+def test_video_folder_csv_header_names_are_matched_as_spreadsheets_write_them(tmp_path):
+    touch(tmp_path, "pasta.mp4")
+    (tmp_path / "captions.csv").write_text("Video, Caption ,Split\npasta.mp4,someone is cooking,train\n")
+    assert rows(load_video_folder(tmp_path, tmp_path / "captions.csv")) == {
+        "train": [("pasta", ["someone is cooking"])],
+        "validation": [],
+        "test": [],
+    }
+
+
 def test_video_folder_jsonl_with_file_name_captions_list_and_video_id(tmp_path):
     dataset = load_video_folder(tmp_path, FIXTURES / "folder_jsonl" / "metadata.jsonl", split_fractions=(1, 0, 0))
     assert rows(dataset)["train"] == [
@@ -458,9 +468,9 @@ def test_annotation_file_that_is_not_utf8(tmp_path):
         (
             "captions.csv",
             "path,caption\na.mp4,a caption\n",
-            "line 2: expected the video file in 'video' or 'file_name'",
+            r"line 1: expected a CSV file with a header naming a 'video' .* got columns \['path', 'caption'\]",
         ),
-        ("captions.csv", "video,text\na.mp4,a caption\n", "line 2: expected a 'caption'"),
+        ("captions.csv", "video,text\na.mp4,a caption\n", r"line 1: .* got columns \['video', 'text'\]"),
         ("captions.csv", "video,caption,split\na.mp4,x,train\nb.mp4,y,holdout\n", "line 3: unknown split 'holdout'"),
         ("captions.csv", "video,caption,split\na.mp4,x,train\na.mp4,y,test\n", "line 3: .*a.mp4 has id 'a' and split"),
         ("captions.csv", "video,caption,split\na.mp4,x,train\nb.mp4,y,\n", "b.mp4 has no split but other videos do"),
