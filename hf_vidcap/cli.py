@@ -1,7 +1,8 @@
 """The `hf-vidcap` command: `hf-vidcap <command> --help` documents each one (see `hf_vidcap/commands/`).
 
 Errors about the user's input (a missing or unreadable video, a folder that holds no model, a model that cannot read
-pixels, a malformed annotation file) are printed as one line on stderr with exit status 2, not as a traceback.
+pixels, a malformed annotation file, an output path that cannot be written) are printed as one line on stderr with
+exit status 2, not as a traceback.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.handler(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:  # hf_vidcap.InvalidVideoError is a ValueError
+    # hf_vidcap.InvalidVideoError is a ValueError; OSError covers paths that exist, are missing, cannot be written...
+    except (ValueError, OSError) as error:
         print(f"hf-vidcap {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

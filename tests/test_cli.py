@@ -83,6 +83,14 @@ def test_model_without_a_vision_backbone_is_reported(tmp_path, tiny_clips, capsy
     assert "no vision backbone" in capsys.readouterr().err
 
 
+def test_an_output_path_the_system_refuses_is_one_line(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["demo", "--num-clips", "4", "--output", str(tmp_path / "notes.txt" / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hf-vidcap demo: error: ") and "Not a directory" in err and "Traceback" not in err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_console_script_is_installed():
     executable = shutil.which("hf-vidcap")
     assert executable, "the hf-vidcap console script is not on PATH (pip install -e . installs it)"
