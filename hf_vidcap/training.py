@@ -340,9 +340,32 @@ def load_or_build_captioner(
         model.clip_model.backbone.load_state_dict(
             AutoModel.from_pretrained(features_info.clip_backbone_path).state_dict()
         )
+    if model.vision_model is not None:
+        _check_reads_frames(model, processor.feature_extractor, vision_model)
     if model.config.standardize_video_features and "video_features" in train_dataset.column_names:
         set_feature_statistics(model, train_dataset)
     return model, processor
+
+
+def _check_reads_frames(
+    model: VideoCaptioningPreTrainedModel,
+    feature_extractor: VideoCaptioningFeatureExtractor,
+    vision_model: str | os.PathLike,
+) -> None:
+    """Encode one blank frame of the size `feature_extractor` makes, so that a backbone that cannot read such frames (a
+    text model, another captioner, a ViT made for another image size) is named before training starts."""
+    if not feature_extractor.do_resize:
+        return
+    size = feature_extractor.size
+    frame = torch.zeros(1, 1, model._num_channels(), size["height"], size["width"], dtype=model.dtype)
+    try:
+        with torch.inference_mode():
+            model.vision_model(frame, torch.ones(1, 1, dtype=torch.long))
+    except (RuntimeError, ValueError, TypeError, AttributeError) as error:
+        raise ValueError(
+            f"The vision model {vision_model} ({type(model.vision_model.backbone).__name__}) cannot encode "
+            f"{size['height']}x{size['width']} frames, the size the processor makes: {str(error).splitlines()[0]}"
+        ) from error
 
 
 def set_feature_statistics(model: VideoCaptioningPreTrainedModel, dataset: Dataset) -> None:

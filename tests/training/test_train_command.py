@@ -109,6 +109,17 @@ def test_trains_on_videos_with_a_vision_backbone_and_captions_them(tiny_clips, t
     assert capsys.readouterr().out.count("\n") == 1  # one caption (perhaps empty, after two steps)
 
 
+def test_a_vision_model_that_cannot_read_frames_is_refused_before_training(trained, tiny_clips, tmp_path, capsys):
+    """Another captioner (or a text model) given as the backbone used to fail with a traceback once training ran."""
+    tiny_clips.save_to_disk(tmp_path / "clips")
+    argv = train_argv(tmp_path / "clips", tmp_path / "run", "--model-type", "s2vt", "--vision-model", str(trained),
+                      "--num-frames", "4", "--frame-size", "32", "--config-overrides", TINY_S2VT)  # fmt: skip
+    assert main(argv) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith(f"hf-vidcap train: error: The vision model {trained} (S2VTForVideoCaptioning) cannot ")
+    assert "encode 32x32 frames, the size the processor makes" in error and not (tmp_path / "run").exists()
+
+
 def test_resuming_with_other_model_sizes_is_one_line(trained, feature_dataset_dir, tmp_path, capsys):
     other_sizes = TINY_S2VT.replace("hidden_size=16", "hidden_size=12")
     argv = train_argv(feature_dataset_dir, tmp_path / "run", "--model-type", "s2vt", "--config-overrides", other_sizes)
