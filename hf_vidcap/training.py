@@ -131,12 +131,12 @@ def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str | os.PathLike)
         )
 
 
-def training_captions(dataset: Dataset, split: str = "train") -> list[str]:
+def training_captions(dataset: Dataset, split: str = "training") -> list[str]:
     """Every reference caption of `dataset`, flattened.
 
     Args:
         dataset (`datasets.Dataset`): rows with a `captions` column (a list of captions per clip).
-        split (`str`, *optional*, defaults to `"train"`): the split's name, for the error message.
+        split (`str`, *optional*, defaults to `"training"`): the split's name or role, for the error message.
 
     Raises:
         `ValueError`: if the dataset has no `captions` column or no caption at all.

@@ -177,7 +177,7 @@ def dataset_without_captions(tmp_path_factory):
         (["--model-type", "s2vt", "--config-overrides", "hidden_size"], "not of the form field=value"),
         (["--model-type", "s2vt", "--config-overrides", "hidden=3"], "key hidden isn't in the original config"),
         (["--model-type", "s2vt", "--config-overrides", "hidden_size=big"], "invalid literal for int()"),
-        ("no captions", "The train split has no `captions` column"),
+        ("no captions", "The training split has no `captions` column"),
         ("other feature size", "The train split's video_features have 8 values per frame but the model expects 6"),
         ("not empty", "is not empty; pass a new folder, or resume"),
         (["--model-type", "s2vt", "--report-to", "tensorboard,nonsense"], "nonsense is not installed (installed: "),

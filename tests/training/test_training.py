@@ -81,7 +81,7 @@ def test_processor_vocabulary_comes_from_every_training_caption():
     train = Dataset.from_dict({"video_id": ["a", "b"], "captions": [["a red ball"], ["a blue cube", "A red cube!"]]})
     vocabulary = set(build_processor(train).tokenizer.get_vocab())
     assert {"a", "red", "ball", "blue", "cube"} <= vocabulary and "A" not in vocabulary
-    with pytest.raises(ValueError, match="The train split has no `captions` column"):
+    with pytest.raises(ValueError, match="The training split has no `captions` column"):
         build_processor(train.remove_columns("captions"))
 
 
