@@ -111,6 +111,7 @@ def blind_baseline(train_captions: list[str], num_clips: int) -> list[str]:
 def run_demo(args: DemoArguments) -> dict:
     """Run the demo and return its results (also written to `output_dir/results.json`)."""
     started = time.perf_counter()
+    model_class = get_architecture(args.model)  # an unknown one is named before anything is rendered
     output_dir = Path(args.output_dir).absolute()
     prepare_output_dir(output_dir)
     set_seed(args.seed)
@@ -127,7 +128,6 @@ def run_demo(args: DemoArguments) -> dict:
         num_frames=synthetic.num_frames, size={"height": synthetic.height, "width": synthetic.width}
     )
     processor = VideoCaptioningProcessor.from_captions(train_captions, feature_extractor=feature_extractor)
-    model_class = get_architecture(args.model)
     config = model_class.config_class(
         vocab_size=len(processor.tokenizer),
         vision_config=ResNetConfig(**DEMO_BACKBONE),

@@ -91,6 +91,12 @@ def test_an_output_path_the_system_refuses_is_one_line(tmp_path, capsys):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_demo_names_an_unknown_architecture_before_rendering(tmp_path, capsys):
+    assert main(["demo", "--model", "lstm9", "--output", str(tmp_path / "demo")]) == 2
+    assert "Unknown captioning architecture 'lstm9'" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
 def test_console_script_is_installed():
     executable = shutil.which("hf-vidcap")
     assert executable, "the hf-vidcap console script is not on PATH (pip install -e . installs it)"
