@@ -434,6 +434,11 @@ def _output_features(dataset: Dataset, encoders: _StreamEncoders, dtype: str) ->
 
 
 def _check_dataset(dataset: Dataset, video_column: str, name: str, dtype: str, encoders: _StreamEncoders) -> None:
+    if not isinstance(dataset, Dataset):
+        raise TypeError(
+            f"{name} must be a `datasets.Dataset`, got a {type(dataset).__name__}: features are written to a "
+            "map-style dataset (load it without `streaming=True`, or pick a split of a DatasetDict)."
+        )
     if dtype not in FEATURE_DTYPES:
         raise ValueError(f"`dtype` must be one of {FEATURE_DTYPES}, got {dtype!r}.")
     if video_column not in dataset.column_names:

@@ -168,6 +168,8 @@ def test_bad_stream_arguments_are_clear_errors(clips, g2l, feature_extractor):
         extract_video_features(test, without_backbone, feature_extractor)
     with pytest.raises(ValueError, match="already has a 'clip_features' column"):
         extract_video_features(test.add_column("clip_features", [[0.0]] * len(test)), g2l, feature_extractor)
+    with pytest.raises(TypeError, match="must be a `datasets.Dataset`, got a IterableDataset: .* without `streaming"):
+        extract_video_features(test.to_iterable_dataset(), g2l, feature_extractor)
 
 
 def test_the_folder_records_the_clip_model_and_region_grid(reference, g2l, feature_extractor):
