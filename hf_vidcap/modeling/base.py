@@ -776,6 +776,11 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         `batch_size` is the number of prompts (`input_ids` rows) before that repetition."""
         if generation_config.output_hidden_states:  # before anything is encoded
             self._refuse_hidden_states()
+        if generation_config.stop_strings:  # transformers' criterion probes the tokenizer with sub-word pieces
+            raise ValueError(
+                "`stop_strings` needs a sub-word tokenizer; the captioners' word-level one cannot spell them. Stop at "
+                "whole words instead: `eos_token_id=[<eos id>, *their ids]` (`processor.tokenizer.convert_tokens_to_ids`)."
+            )
         repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
         names = ("video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names())
         video = {name: model_kwargs[name] for name in names if model_kwargs.get(name) is not None}

@@ -408,6 +408,8 @@ class VideoCaptioningModelTesterMixin:
                 model.generate(**video, input_ids=labels[:1, :1], max_new_tokens=2, **options)
         with pytest.raises(ValueError, match="does not return hidden states"):
             model.generate(**video, output_hidden_states=True, return_dict_in_generate=True, max_new_tokens=2)
+        with pytest.raises(ValueError, match="`stop_strings` needs a sub-word tokenizer"):
+            model.generate(**video, stop_strings=["guitar"], max_new_tokens=2)
 
     def test_bad_video_inputs_raise_clear_errors(self):
         model = self.get_model()
