@@ -746,7 +746,9 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 raise ValueError(
                     f"`{name}` must be a 2-D tensor of word ids (batch_size, sequence_length), got {shape}."
                 )
-            outside = ((ids < 0) & (ids != -100 if name == "labels" else True)) | (ids >= vocab_size)
+            outside = (ids < 0) | (ids >= vocab_size)
+            if name == "labels":
+                outside &= ids != -100  # the positions the loss ignores
             if outside.any():
                 raise ValueError(
                     f"`{name}` holds ids outside the vocabulary of {vocab_size} words (`config.vocab_size`): "
@@ -779,7 +781,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         if generation_config.stop_strings:  # transformers' criterion probes the tokenizer with sub-word pieces
             raise ValueError(
                 "`stop_strings` needs a sub-word tokenizer; the captioners' word-level one cannot spell them. Stop at "
-                "whole words instead: `eos_token_id=[<eos id>, *their ids]` (`processor.tokenizer.convert_tokens_to_ids`)."
+                "whole words instead: `eos_token_id=[<eos id>, *their ids]` (from "
+                "`processor.tokenizer.convert_tokens_to_ids`)."
             )
         repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
         names = ("video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names())
