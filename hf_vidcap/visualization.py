@@ -198,10 +198,12 @@ def plot_attention(
         temporal_attention (`np.ndarray` or `torch.Tensor` of shape `(len(words), num_frames)`):
             Attention of each word over the frames.
         selected_frames (`np.ndarray` or `torch.Tensor` of shape `(len(words), k)`, *optional*):
-            Indices of frames picked for each word (e.g. G2L's key frames); their cells are outlined.
+            Indices of frames picked for each word (e.g. G2L's key frames); their cells are outlined. -1 marks a pick
+            of no frame (a G2L draw beyond a short video's sampled frames), which is left out.
         spatial_attention (`np.ndarray` or `torch.Tensor` of shape `(len(words), k, grid_height, grid_width)`, *optional*):
             For each word and each of its `selected_frames`, weights over a grid of regions of that frame; drawn over
-            a copy of the frame to the right of the word's row. Needs `selected_frames`.
+            a copy of the frame to the right of the word's row, every map on one colour scale from 0 to the largest
+            weight. Needs `selected_frames`.
         title (`str`, *optional*): a title above the strip (e.g. the caption).
 
     Returns:
@@ -225,9 +227,9 @@ def plot_attention(
     selected = spatial = None
     if selected_frames is not None:
         selected = _as_array(selected_frames, "selected_frames", (num_words, None), "(len(words), k)").astype(int)
-        if selected.size and (selected.min() < 0 or selected.max() >= num_frames):
+        if selected.size and (selected.min() < -1 or selected.max() >= num_frames):
             raise ValueError(
-                f"`selected_frames` holds indices outside [0, {num_frames}) (there are {num_frames} frames)."
+                f"`selected_frames` holds indices outside [0, {num_frames}) (there are {num_frames} frames), or -1."
             )
     if spatial_attention is not None:
         if selected is None:
@@ -238,6 +240,7 @@ def plot_attention(
             (num_words, selected.shape[1], None, None),
             "(len(words), k, grid_height, grid_width) with k from `selected_frames`",
         )
+        spatial_max = max(float(spatial.max(initial=0.0)), 1e-12)
 
     height, width = frames.shape[1:3]
     row_height = _ROW_HEIGHT if spatial is None else _ROW_HEIGHT_WITH_REGIONS
@@ -274,7 +277,7 @@ def plot_attention(
     figure.colorbar(image, ax=heatmap_axes, label="attention", fraction=0.04, pad=0.01)
     if selected is not None:
         for row, columns in enumerate(selected):
-            for column in columns:
+            for column in columns[columns >= 0]:  # -1: a draw that selected no frame
                 heatmap_axes.add_patch(
                     Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="tab:red", linewidth=2)
                 )
@@ -283,15 +286,19 @@ def plot_attention(
         for row in range(num_words):
             for k, column in enumerate(selected[row]):
                 axes = figure.add_subplot(regions[row, k])
+                axes.set_axis_off()
+                if column < 0:
+                    continue
                 axes.imshow(frames[column])
                 axes.imshow(
                     spatial[row, k],
                     cmap="magma",
+                    vmin=0,
+                    vmax=spatial_max,  # one scale for every map, as the heatmap has
                     alpha=0.5,
                     extent=(-0.5, width - 0.5, height - 0.5, -0.5),
                     interpolation="nearest",
                 )
-                axes.set_axis_off()
     return AttentionPlot(figure, words, temporal, selected, spatial)
 
 

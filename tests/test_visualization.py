@@ -79,6 +79,19 @@ def test_selected_frames_are_outlined_and_regions_drawn_over_them():
     region_axes = plot.figure.axes[-4:]  # after the strip, the heatmap and the colour bar: row by row
     for axes, (row, k) in zip(region_axes, [(0, 0), (0, 1), (1, 0), (1, 1)]):
         np.testing.assert_array_equal(np.asarray(axes.images[1].get_array()), spatial[row, k])
+        assert axes.images[1].get_clim() == (0, spatial.max())  # one scale: near-uniform maps do not look contrasted
+
+
+def test_a_pick_of_no_frame_is_left_out():
+    """G2L's draws beyond a short video's sampled frames select no frame (-1): no outline, no region map."""
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    selected = np.array([[1, -1]])
+    plot = plot_attention(
+        frames, ["a"], np.full((1, 3), 1 / 3), selected_frames=selected, spatial_attention=np.ones((1, 2, 2, 2)) / 4
+    )
+    outlined = [patch for patch in plot.figure.axes[1].patches if isinstance(patch, Rectangle)]
+    assert [round(patch.get_x() + 0.5) for patch in outlined] == [1]
+    assert [len(axes.images) for axes in plot.figure.axes[-2:]] == [2, 0]
 
 
 @pytest.mark.parametrize(
@@ -88,6 +101,7 @@ def test_selected_frames_are_outlined_and_regions_drawn_over_them():
         ({"words": ["only one"]}, r"temporal_attention.*\(1, 5\)"),
         ({"frames": np.zeros((5, 8, 8))}, r"frames.*\(num_frames, height, width, 3\)"),
         ({"selected_frames": np.array([[0], [7]])}, r"selected_frames.*outside \[0, 5\)"),
+        ({"selected_frames": np.array([[0], [-2]])}, r"selected_frames.*outside \[0, 5\) .*or -1"),
         ({"spatial_attention": np.ones((2, 1, 2, 2))}, r"spatial_attention.*needs `selected_frames`"),
         ({"selected_frames": np.zeros((2, 1)), "spatial_attention": np.ones((2, 2, 2, 2))}, r"spatial_attention"),
     ],

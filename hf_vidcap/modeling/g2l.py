@@ -414,20 +414,23 @@ class G2LForVideoCaptioning(VideoCaptioningPreTrainedModel):
 
         Returns:
             `tuple`: the temporal attention `(batch_size, sequence_length, num_frames)` (the aligned one, or the 2-D
-            one without alignment); the frame index of each key frame `(batch_size, sequence_length, k)` (or `None`
-            without a local branch); and the spatial attention over each key frame's grid of regions
-            `(batch_size, sequence_length, k, side, side)` (or `None` when the regions are not the backbone's grid).
+            one without alignment); the frame index of each key frame `(batch_size, sequence_length, k)`, -1 for a
+            draw beyond the video's sampled frames, which selects none (or `None` without a local branch); and the
+            spatial attention over each key frame's grid of regions `(batch_size, sequence_length, k, side, side)`, 0
+            for a draw that selects none (or `None` when the regions are not the backbone's grid).
         """
         temporal = attentions.aligned if attentions.aligned is not None else attentions.frame
         if attentions.key_frames is None:
             return temporal, None, None
+        drawn = attentions.key_frames.sum(dim=-1) > 0
         steps = attentions.key_frames.argmax(dim=-1)
         frame_of_step = self.region_frame_indices(video_attention_mask)
-        key_frames = frame_of_step.gather(1, steps.flatten(1)).view_as(steps)
+        key_frames = frame_of_step.gather(1, steps.flatten(1)).view_as(steps).masked_fill(~drawn, -1)
         if self.vision_model is None:
             return temporal, key_frames, None
         side = math.isqrt(self.config.num_regions)
-        return temporal, key_frames, attentions.regions.unflatten(-1, (side, side))
+        regions = attentions.regions.masked_fill(~drawn[..., None], 0)
+        return temporal, key_frames, regions.unflatten(-1, (side, side))
 
     # ------------------------------------------------------------------ encoder and decoder
 

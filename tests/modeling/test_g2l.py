@@ -350,3 +350,22 @@ def test_attention_plot_shows_the_key_frames_and_their_regions(tiny_clips):
     plot = result.plot()
     assert plot.temporal_attention.shape == (num_words, num_frames)
     assert (plot.selected_frames == result.selected_frames.numpy()).all()
+
+
+def test_attention_maps_mark_a_draw_that_selects_no_frame():
+    """With 2 key frames and 3 frames, the regions are sampled on one frame only: the second draw selects none."""
+    model = tiny_model(num_key_frames=2, vision_config=TINY_RESNET)
+    pixels = torch.rand(1, 3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(1, 3, dtype=torch.long)
+    clips = torch.rand(1, 3, model.config.clip_feature_size)
+    attentions = model(
+        pixel_values_videos=pixels,
+        clip_features=clips,
+        video_attention_mask=mask,
+        input_ids=torch.tensor([[1, 5]]),
+        output_attentions=True,
+    ).attentions
+    assert attentions.key_frames[0, :, 1].sum() == 0  # the empty draw
+    _, key_frames, regions = model.attention_maps(attentions, mask)
+    assert key_frames[0].tolist() == [[1, -1], [1, -1]]  # the middle frame of the only group, then none
+    assert not regions[0, :, 1].any() and regions[0, :, 0].flatten(1).sum(-1).allclose(torch.ones(2))
