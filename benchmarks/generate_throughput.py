@@ -1,7 +1,7 @@
 """Captions per second from `generate()` on a batch of videos: beam search (5 beams) beside greedy decoding.
 
-Every registered architecture at its paper sizes (S2VT: 500-d embeddings, 1000 hidden), a 10,000-word vocabulary,
-64 videos x 40 frames of 2048-d precomputed features, captions of up to 20 words.
+S2VT by default, or the registered architectures named, at their paper sizes (S2VT: 500-d embeddings, 1000 hidden), a
+10,000-word vocabulary, 64 videos x 40 frames of 2048-d precomputed features, captions of up to 20 words.
 
     python benchmarks/generate_throughput.py [--device cuda] [--architectures s2vt mean_pool]
 """

@@ -26,7 +26,9 @@ class SALSTMConfig(VideoCaptioningConfig):
 
     The defaults are the sizes of the authors' released configuration for Youtube2Text (MSVD) with GoogLeNet frame
     features: a 468-d word embedding and 3518 LSTM units, with the attention computed in a space the size of those
-    1024-d features. They make a large decoder; most users shrink `hidden_size` (the demo uses 256).
+    1024-d features. They make a large decoder; most users shrink `hidden_size` (the demo uses 256). Two options of
+    that released code are not in this model, as the paper's equations do not have them: the doubly stochastic
+    attention penalty added to the loss (`alpha_c`) and the sigmoid gate on the attended context (`selector`).
 
     Args:
         word_embedding_size (`int`, *optional*, defaults to 468):
