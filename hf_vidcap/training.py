@@ -117,17 +117,18 @@ def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str | os.PathLike)
             both write the model's weights to `model.safetensors`. A folder without that file is left to the loader.
 
     Raises:
-        `ValueError`: if a weight of the checkpoint has another shape than the model's weight of the same name.
+        `ValueError`: if the checkpoint's weights are not the model's: other names, or other shapes.
     """
     weights_file = Path(checkpoint, SAFE_WEIGHTS_NAME)
     if not weights_file.is_file():
         return
     with safe_open(weights_file, framework="pt") as weights:
         shapes = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}
-    if any(shapes.get(name, list(tensor.shape)) != list(tensor.shape) for name, tensor in model.state_dict().items()):
+    expected = {name: list(tensor.shape) for name, tensor in model.state_dict().items()}
+    if shapes != expected:  # other names too: another architecture's optimizer state would be loaded into this one
         raise ValueError(
-            f"Cannot resume from {checkpoint}: it holds a model of other sizes or vocabulary than the one these "
-            "options build; resume with the dataset and options of the run that saved it."
+            f"Cannot resume from {checkpoint}: it holds a model of other sizes, vocabulary or architecture than the "
+            "one these options build; resume with the dataset and options of the run that saved it."
         )
 
 

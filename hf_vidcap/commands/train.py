@@ -69,6 +69,8 @@ def train_command(args: argparse.Namespace) -> None:
         dataloader_pin_memory=torch.cuda.is_available(),
         use_cpu=not torch.accelerator.is_available(),  # else torchrun on a CPU machine starts lone processes
     )
+    if checkpoint is not None:  # before the trainer makes the output folder
+        check_checkpoint_fits(model, checkpoint)
     trainer = build_seq2seq_trainer(
         model,
         processor,
@@ -78,8 +80,6 @@ def train_command(args: argparse.Namespace) -> None:
         train_split=args.train_split,
         eval_split=eval_split,
     )
-    if checkpoint is not None:
-        check_checkpoint_fits(model, checkpoint)
     trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
     trainer.save_model()
     if eval_dataset is not None:

@@ -126,6 +126,7 @@ def test_resuming_with_other_model_sizes_is_one_line(trained, feature_dataset_di
     assert main([*argv, "--resume-from-checkpoint", str(trained / "checkpoint-6")]) == 2
     error = capsys.readouterr().err.splitlines()[-1]
     assert error.startswith("hf-vidcap train: error: Cannot resume from ") and "other sizes" in error
+    assert not (tmp_path / "run").exists()  # refused before the trainer made the output folder
 
 
 def test_an_empty_validation_split_is_not_evaluated_by_default(feature_dataset_dir, tmp_path):

@@ -232,8 +232,13 @@ def test_a_checkpoint_of_other_sizes_is_refused(tmp_path):
     check_checkpoint_fits(model, tmp_path / "checkpoint-1")
     check_checkpoint_fits(model, tmp_path / "no-weights")  # left to the loader's own error
     other = build_model("mean_pool", 10, 6, config_overrides={"hidden_size": 12, "word_embedding_size": 8})
-    with pytest.raises(ValueError, match=r"checkpoint-1: it holds a model of other sizes or vocabulary"):
+    with pytest.raises(ValueError, match=r"checkpoint-1: it holds a model of other sizes, vocabulary or architecture"):
         check_checkpoint_fits(other, tmp_path / "checkpoint-1")
+    # Another architecture whose few shared weight names have the same shapes: its optimizer state would be loaded
+    # into this model's (and corrupt memory in the fused optimizer).
+    s2vt = build_model("s2vt", 10, 6, config_overrides={"hidden_size": 8, "word_embedding_size": 8})
+    with pytest.raises(ValueError, match=r"other sizes, vocabulary or architecture"):
+        check_checkpoint_fits(s2vt, tmp_path / "checkpoint-1")
 
 
 def test_seq2seq_example_resumes_the_latest_checkpoint(repo_root, feature_dataset_dir, tmp_path, monkeypatch):
