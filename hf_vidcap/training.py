@@ -506,6 +506,11 @@ class CaptionMetrics:
     def __call__(self, eval_prediction: EvalPrediction) -> dict[str, float]:
         predictions = eval_prediction.predictions
         predictions = predictions[0] if isinstance(predictions, tuple) else predictions
+        if isinstance(predictions, list):  # `eval_do_concat_batches=False`: one array per step, of its own length
+            length = max(batch.shape[1] for batch in predictions)
+            predictions = np.concatenate(
+                [np.pad(batch, ((0, 0), (0, length - batch.shape[1])), constant_values=-100) for batch in predictions]
+            )
         if predictions.ndim != 2 or not np.issubdtype(predictions.dtype, np.integer):
             raise ValueError(
                 f"CaptionMetrics scores generated token ids, (num_clips, length) integers, but got {predictions.dtype} "
@@ -558,6 +563,11 @@ def build_seq2seq_trainer(
             "on a machine without an accelerator pass `use_cpu=True` (`--use_cpu`) so that they train together."
         )
     check_dataset(train_dataset, model, train_split)
+    if args.label_smoothing_factor:
+        raise ValueError(
+            f"label_smoothing_factor={args.label_smoothing_factor} is not supported: the Trainer then takes the labels "
+            "away from the model, whose decoder inputs are built from them."
+        )
     args.remove_unused_columns = False
     args.predict_with_generate = True
     compute_metrics = None

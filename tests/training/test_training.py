@@ -153,6 +153,16 @@ def test_an_evaluation_clip_without_references_is_named(feature_dataset_dir, tmp
         build_seq2seq_trainer(model, processor, args, train, test, eval_split="test")
 
 
+def test_label_smoothing_is_refused_when_the_trainer_is_built(feature_dataset_dir, tmp_path):
+    """The Trainer would take the labels away from the model, which builds its decoder inputs from them."""
+    train = load_from_disk(feature_dataset_dir)["train"]
+    processor = build_processor(train)
+    model = build_model("s2vt", vocab_size=len(processor.tokenizer), video_feature_size=8, config_overrides=TINY_S2VT)
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", label_smoothing_factor=0.1)
+    with pytest.raises(ValueError, match="label_smoothing_factor=0.1 is not supported"):
+        build_seq2seq_trainer(model, processor, args, train)
+
+
 def test_feature_columns_the_model_does_not_read_are_left_out(feature_dataset_dir, tmp_path):
     """A feature set made for G2L also holds `clip_features`: S2VT trains on it and, after training, evaluates with
     generate(), which refuses inputs the model does not read."""
@@ -182,6 +192,9 @@ def test_caption_metrics_drop_the_padding_rows_of_the_last_step():
     assert scores["Bleu_1"] == pytest.approx(1.0) and "METEOR" not in scores
     with pytest.raises(ValueError, match="Got 2 predictions for 3 evaluation clips"):
         CaptionMetrics(processor, [["a"], ["b"], ["c"]])(EvalPrediction(predictions[:2], predictions[:2]))
+    # `eval_do_concat_batches=False`: one array per step, each as long as its own longest caption.
+    steps = [predictions[:2, :5], predictions[2:, :4]]
+    assert metrics(EvalPrediction(predictions=steps, label_ids=steps)) == scores
     logits = np.zeros((3, 8, len(processor.tokenizer)), dtype=np.float32)  # predict_with_generate=False
     with pytest.raises(ValueError, match=r"got float32 predictions of shape \(3, 8, \d+\) \(logits\?\): set "
                        "predict_with_generate=True"):  # fmt: skip
