@@ -30,7 +30,7 @@ def main() -> None:
     card_args = dict(
         dataset=args.dataset,
         metrics=metrics,
-        metrics_split=split or "test",
+        metrics_split=split,
         license=args.license,
         vision_model=args.vision_model,
     )

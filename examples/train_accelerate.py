@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> dict:
         captioner.save_pretrained(output_dir)
         processor.save_pretrained(output_dir)
         write_coco_predictions(output_dir / "predictions.json", eval_dataset["video_id"], predictions)
-        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        results = {"split": args.eval_split, "num_clips": len(eval_dataset), "metrics": metrics}  # as `evaluate`
+        (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
         accelerator.print(format_metric_table({args.eval_split: metrics}))
     # Free the DDP wrapper while the process group is still registered. Were its reducer left holding the group's last
     # reference, freeing it after end_training() would destroy the group while holding the GIL, and a gloo thread still

@@ -36,6 +36,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
@@ -69,7 +70,7 @@ CARD_METRICS = {
 # `Trainer.save_metrics` writes `<prefix>_<score>`, with the run's bookkeeping beside the scores; the prefix says the
 # split when the file does not (`evaluate()` scores the evaluation split, `predict()` the test split).
 TRAINER_PREFIX_SPLITS = {"eval": "validation", "test": "test", "predict": "test"}
-TRAINER_BOOKKEEPING = ("runtime", "samples_per_second", "steps_per_second", "epoch")
+TRAINER_BOOKKEEPING = ("loss", "runtime", "samples_per_second", "steps_per_second", "epoch")
 POOLING_DESCRIPTIONS = {
     "mean": "mean over the backbone's spatial positions (or patch tokens)",
     "cls": "the backbone's first (CLS) token",
@@ -84,7 +85,7 @@ def create_model_card(
     repo_id: str,
     dataset: str | None = None,
     metrics: Mapping[str, float | None] | None = None,
-    metrics_split: str = "test",
+    metrics_split: str | None = None,
     license: str | None = None,
     vision_model: str | None = None,
     tags: list[str] | None = None,
@@ -103,9 +104,11 @@ def create_model_card(
             The dataset the model was trained and scored on: a Hub dataset id or a name (`"msvd"`, `"msr-vtt"`).
         metrics (`Mapping[str, float | None]`, *optional*):
             Scores on `dataset`, as [`~hf_vidcap.metrics.compute_caption_metrics`] returns them (`None` values, such as
-            METEOR without Java, are left out). Requires `dataset`.
-        metrics_split (`str`, *optional*, defaults to `"test"`):
-            The split of `dataset` the scores are on.
+            METEOR without Java, are left out), or as `Trainer.evaluate()` returns them (`eval_CIDEr`, ...: the
+            prefix is dropped, and so are the loss, runtime, throughput and epoch). Requires `dataset`.
+        metrics_split (`str`, *optional*):
+            The split of `dataset` the scores are on; by default `"validation"` for a `Trainer`'s `eval_` scores, else
+            `"test"`.
         license (`str`, *optional*):
             A Hub license id, e.g. `"mit"` or `"apache-2.0"`.
         vision_model (`str`, *optional*):
@@ -124,7 +127,9 @@ def create_model_card(
     _check_repo_id(repo_id)  # it goes into the usage snippet's code
     config = model.config
     model_name = repo_id.split("/")[-1]
-    eval_results = _eval_results(metrics or {}, dataset, metrics_split)
+    metrics, trainer_split = _trainer_scores(metrics or {})
+    metrics_split = metrics_split or trainer_split or "test"
+    eval_results = _eval_results(metrics, dataset, metrics_split)
     card_data = ModelCardData(
         library_name="transformers",
         pipeline_tag=PIPELINE_TAG,
@@ -226,7 +231,7 @@ def push_to_hub(
     *,
     dataset: str | None = None,
     metrics: Mapping[str, float | None] | None = None,
-    metrics_split: str = "test",
+    metrics_split: str | None = None,
     license: str | None = None,
     vision_model: str | None = None,
     tags: list[str] | None = None,
@@ -302,7 +307,7 @@ def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str 
     Reads scores from a JSON file: a mapping of metric name to score, or an object whose `"metrics"` holds one, as
     `hf-vidcap evaluate --metrics-file` and `hf-vidcap demo` (`results.json`) write them. A `Trainer`'s metrics file
     (`eval_results.json`, with `eval_CIDEr`, ..., `eval_runtime`, `epoch`) gives its scores without the prefix and
-    without the run's runtime, throughput and epoch.
+    without the loss, runtime, throughput and epoch.
 
     Returns:
         `tuple`: the scores, and the split they were measured on if the file says (its `"split"`) or, for a `Trainer`'s
@@ -325,16 +330,24 @@ def load_metrics(path: str | os.PathLike) -> tuple[dict[str, float | None], str 
         raise ValueError(
             f'Metrics file {path} must hold a JSON object of metric name -> score (or one under "metrics").'
         )
-    split = content.get("split") if isinstance(content.get("split"), str) else None
+    metrics, trainer_split = _trainer_scores(metrics)
+    return metrics, content.get("split") if isinstance(content.get("split"), str) else trainer_split
+
+
+def _trainer_scores(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A `Trainer`'s metrics (`eval_CIDEr`, ..., `eval_loss`, `eval_runtime`, `epoch`) as caption scores without the
+    prefix and the run's bookkeeping, with the split their prefix stands for; other scores as they are, with `None`."""
+    if not isinstance(metrics, Mapping):
+        return metrics, None  # (refused by `_eval_results`, naming the type)
     prefix = next((prefix for prefix in TRAINER_PREFIX_SPLITS if f"{prefix}_runtime" in metrics), None)
-    if prefix is not None:
-        metrics = {
-            name.removeprefix(f"{prefix}_"): value
-            for name, value in metrics.items()
-            if name.startswith(f"{prefix}_") and name.removeprefix(f"{prefix}_") not in TRAINER_BOOKKEEPING
-        }
-        split = split or TRAINER_PREFIX_SPLITS[prefix]
-    return metrics, split
+    if prefix is None:
+        return dict(metrics), None
+    scores = {
+        name.removeprefix(f"{prefix}_"): value
+        for name, value in metrics.items()
+        if name.startswith(f"{prefix}_") and name.removeprefix(f"{prefix}_") not in TRAINER_BOOKKEEPING
+    }
+    return scores, TRAINER_PREFIX_SPLITS[prefix]
 
 
 def _upload(

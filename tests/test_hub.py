@@ -317,11 +317,19 @@ def test_a_flat_metrics_file_names_its_split(tmp_path):
     assert load_metrics(tmp_path / "flat.json") == ({"CIDEr": 0.5}, "val")
 
 
+def test_a_card_from_trainer_evaluate_lists_caption_scores_on_validation(video_model, processor):
+    scores = {"eval_loss": 2.5, "eval_CIDEr": 0.5, "eval_runtime": 0.03, "eval_samples_per_second": 314.6, "epoch": 6.0}
+    card = create_model_card(video_model, processor, "vidcap/trainer", dataset="msvd", metrics=scores)
+    assert [(result.metric_name, result.dataset_split) for result in card.data.eval_results] == [
+        ("CIDEr-D", "validation")
+    ]
+
+
 def test_a_trainer_metrics_file_gives_its_scores_without_the_runs_bookkeeping(tmp_path):
     trainer_file = {"epoch": 6.0, "eval_Bleu_4": 0.25, "eval_CIDEr": 0.5, "eval_loss": 2.5, "eval_runtime": 0.03,
                     "eval_samples_per_second": 314.6, "eval_steps_per_second": 39.3}  # fmt: skip
     (tmp_path / "eval_results.json").write_text(json.dumps(trainer_file))
-    scores = {"Bleu_4": 0.25, "CIDEr": 0.5, "loss": 2.5}
+    scores = {"Bleu_4": 0.25, "CIDEr": 0.5}  # the loss, runtime, throughput and epoch are no caption scores
     assert load_metrics(tmp_path / "eval_results.json") == (scores, "validation")  # evaluate() scores validation
     (tmp_path / "eval_results.json").write_text(json.dumps({**trainer_file, "split": "test"}))
     assert load_metrics(tmp_path / "eval_results.json") == (scores, "test")

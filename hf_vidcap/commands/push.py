@@ -31,7 +31,7 @@ def push_command(args: argparse.Namespace) -> None:
             args.repo_id,
             dataset=args.dataset,
             metrics=metrics,
-            metrics_split=args.metrics_split or metrics_split or "test",
+            metrics_split=args.metrics_split or metrics_split,
             license=args.license,
             vision_model=args.vision_model,
             tags=args.tag,

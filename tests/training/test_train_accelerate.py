@@ -16,6 +16,8 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from safetensors.torch import load_file
 
+from hf_vidcap.hub import load_metrics
+
 from .conftest import TINY_S2VT
 
 
@@ -106,7 +108,9 @@ def test_each_logged_loss_is_the_mean_of_its_steps_batches(
 
     monkeypatch.setattr(S2VTForVideoCaptioning, "forward", recording_forward)
     argv = train_args(feature_dataset_dir, tmp_path / "run", "--num-train-epochs", "1", "--logging-steps", "1")
-    run_example(example, argv)
+    result = run_example(example, argv)
+    # The scores name their split, for the model card of `hf-vidcap push --metrics`.
+    assert load_metrics(tmp_path / "run" / "metrics.json") == (result["metrics"], "validation")
     assert len(batch_losses) == 9
     step_batches = [batch_losses[0:2], batch_losses[2:4], batch_losses[4:6], batch_losses[6:8], batch_losses[8:]]
     expected = {step: sum(losses) / len(losses) for step, losses in enumerate(step_batches, start=1)}
