@@ -318,7 +318,13 @@ def test_a_flat_metrics_file_names_its_split(tmp_path):
 
 
 def test_a_card_from_trainer_evaluate_lists_caption_scores_on_validation(video_model, processor):
-    scores = {"eval_loss": 2.5, "eval_CIDEr": 0.5, "eval_runtime": 0.03, "eval_samples_per_second": 314.6, "epoch": 6.0}
+    scores = {
+        "eval_loss": 2.5,
+        "eval_CIDEr": 0.5,
+        "eval_runtime": 0.03,
+        "eval_samples_per_second": 314.6,
+        "epoch": 6.0,
+    }
     card = create_model_card(video_model, processor, "vidcap/trainer", dataset="msvd", metrics=scores)
     assert [(result.metric_name, result.dataset_split) for result in card.data.eval_results] == [
         ("CIDEr-D", "validation")

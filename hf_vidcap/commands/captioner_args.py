@@ -35,7 +35,9 @@ def add_captioner_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="side of the square frames of a new processor (default: the extraction's, or 112)",
     )
-    group.add_argument("--min-word-count", type=int, default=1, help="words seen fewer times in training map to <unk>")
+    group.add_argument(
+        "--min-word-count", type=int, help="words seen fewer times in training map to <unk> in a new vocabulary (1)"
+    )
     group.add_argument("--max-vocab-size", type=int, help="largest vocabulary, special tokens included")
 
 
@@ -47,11 +49,18 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
     """
     from ..training import features_info_of, frame_preprocessing, load_or_build_captioner
 
-    new_model_options = {"--config-overrides": args.config_overrides, "--vision-model": args.vision_model}
+    new_model_options = {
+        "--config-overrides": args.config_overrides,
+        "--vision-model": args.vision_model,
+        "--num-frames": args.num_frames,
+        "--frame-size": args.frame_size,
+        "--min-word-count": args.min_word_count,
+        "--max-vocab-size": args.max_vocab_size,
+    }
     if args.model is not None and any(new_model_options.values()):
         given = ", ".join(name for name, value in new_model_options.items() if value)
         raise InvalidInputError(
-            f"{given} shape a new model (--model-type), not the saved one in --model {args.model}."
+            f"{given} shape a new model and processor (--model-type), not the saved ones in --model {args.model}."
         )
     features_info = features_info_of(args.dataset)
     return load_or_build_captioner(
@@ -61,7 +70,7 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         config_overrides=args.config_overrides,
         vision_model=args.vision_model,
         feature_extractor=frame_preprocessing(args.num_frames, args.frame_size, features_info),
-        min_word_count=args.min_word_count,
+        min_word_count=1 if args.min_word_count is None else args.min_word_count,
         max_vocab_size=args.max_vocab_size,
         features_info=features_info,
     )

@@ -120,6 +120,16 @@ def test_a_vision_model_that_cannot_read_frames_is_refused_before_training(train
     assert "encode 32x32 frames, the size the processor makes" in error and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    "options", [["--config-overrides", "hidden_size=4"], ["--num-frames", "8"], ["--min-word-count", "2"]]
+)
+def test_options_of_a_new_model_are_refused_when_fine_tuning(options, trained, feature_dataset_dir, tmp_path, capsys):
+    """They would be ignored: the saved model and processor keep their own."""
+    assert main(train_argv(feature_dataset_dir, tmp_path / "run", "--model", str(trained), *options)) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert f"error: {options[0]} shape a new model and processor (--model-type), not the saved ones" in error
+
+
 def test_resuming_with_other_model_sizes_is_one_line(trained, feature_dataset_dir, tmp_path, capsys):
     other_sizes = TINY_S2VT.replace("hidden_size=16", "hidden_size=12")
     argv = train_argv(feature_dataset_dir, tmp_path / "run", "--model-type", "s2vt", "--config-overrides", other_sizes)
