@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,16 @@ from transformers import (
     Seq2SeqTrainingArguments,
 )
 from transformers.trainer_utils import get_last_checkpoint
-from transformers.utils import SAFE_WEIGHTS_NAME
+from transformers.utils import SAFE_WEIGHTS_NAME, logging
 
 from .data.collator import VideoCaptioningCollator, explode_captions
 from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics
 from .metrics import METRIC_NAMES, compute_caption_metrics
 from .modeling import VideoCaptioningPreTrainedModel, VideoStream, get_architecture
-from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor, normalize_caption
+
+
+logger = logging.get_logger(__name__)
 
 
 def select_split(dataset: DatasetDict, split: str) -> Dataset:
@@ -318,7 +322,21 @@ def load_or_build_captioner(
     if model_name_or_path is not None:
         if config_overrides or vision_model:
             raise ValueError("Config overrides and a vision model apply to a new model, not to a saved one.")
-        return load_captioner(model_name_or_path)
+        model, processor = load_captioner(model_name_or_path)
+        vocabulary = processor.tokenizer.get_vocab()
+        new_words = Counter(
+            word
+            for caption in training_captions(train_dataset)
+            for word in normalize_caption(caption).split()
+            if word not in vocabulary
+        )
+        if new_words:
+            logger.warning(
+                f"{len(new_words)} words of the training captions are not in the vocabulary of {model_name_or_path} "
+                f"and are read as <unk> (most frequent: {', '.join(word for word, _ in new_words.most_common(5))}); "
+                "a new model (model_type) learns a vocabulary from them."
+            )
+        return model, processor
     backbone = {}
     if features_info is not None:
         feature_extractor = feature_extractor or features_info.feature_extractor

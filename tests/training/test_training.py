@@ -1,6 +1,7 @@
 """The building blocks in hf_vidcap.training, and examples/train_seq2seq.py end to end."""
 
 import json
+import logging
 import runpy
 from types import SimpleNamespace
 
@@ -75,6 +76,21 @@ def test_frame_options_change_only_their_own_settings_of_the_extractions_preproc
     assert frame_preprocessing(frame_size=48, features_info=features_info).num_frames == 6
     assert frame_preprocessing(features_info=features_info) is None  # the extraction's, unchanged
     assert frame_preprocessing(num_frames=8).size == VideoCaptioningFeatureExtractor().size  # no extraction: defaults
+
+
+def test_fine_tuning_on_words_the_saved_vocabulary_lacks_says_so(tmp_path, caplog):
+    old = Dataset.from_dict({"video_id": ["a"], "captions": [["a red ball rolls"]], "video_features": [[[0.0] * 4]]})
+    processor = build_processor(old)
+    model = build_model("mean_pool", len(processor.tokenizer), 4, config_overrides={"hidden_size": 8})
+    model.save_pretrained(tmp_path)
+    processor.save_pretrained(tmp_path)
+    new = old.remove_columns("captions").add_column("captions", [["a purple cube rolls", "a purple ball"]])
+    with caplog.at_level(logging.WARNING):
+        load_or_build_captioner(new, model_name_or_path=tmp_path)
+    assert f"2 words of the training captions are not in the vocabulary of {tmp_path} and are read as <unk> " in (
+        caplog.text
+    )
+    assert "(most frequent: purple, cube)" in caplog.text
 
 
 def test_processor_vocabulary_comes_from_every_training_caption():
