@@ -3,6 +3,8 @@
 Importing the package registers every architecture, the processor and its parts with transformers' Auto classes.
 """
 
+import importlib
+
 from .data.loader_utils import InvalidAnnotationError
 from .modeling import (
     ARCHITECTURES,
@@ -35,6 +37,17 @@ from .processing import (
 register_processing_auto_classes()
 
 __version__ = "0.1.0"
+
+# Imported on first use (they pull in datasets, evaluate, matplotlib...), so that `import hf_vidcap` stays light and
+# `hf_vidcap.visualization.caption_with_attention(...)` still works after it.
+_LAZY_SUBMODULES = ("hub", "metrics", "training", "visualization")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ARCHITECTURES",
