@@ -403,14 +403,21 @@ def _stream_sizes(model_type: str, dataset: Dataset) -> dict[str, int]:
     config_class = get_architecture(model_type).config_class
     fields = {}
     for column in dataset.column_names:
-        size_field = f"{column.removesuffix('_features')}_feature_size"
-        shape = dataset_feature_shape(dataset, column) if column.endswith("_features") else None
-        if shape is None or not hasattr(config_class, size_field):
+        if not (column.endswith("_features") and hasattr(config_class, _size_field(column))):
             continue
-        fields[size_field] = shape[-1]
+        shape = dataset_feature_shape(dataset, column)
+        if shape is None:
+            continue
+        fields[_size_field(column)] = shape[-1]
         if len(shape) == 2 and hasattr(config_class, "num_regions"):
             fields["num_regions"] = shape[0]
     return fields
+
+
+def _size_field(input_name: str) -> str:
+    """The config field that sizes a stream, by its name: `clip_feature_size` for `clip_features` (see
+    [`~hf_vidcap.modeling.VideoStream`])."""
+    return f"{input_name.removesuffix('_features')}_feature_size"
 
 
 def _extra_stream_config(model_type: str, features_info: VideoFeaturesInfo) -> dict[str, Any]:
@@ -491,8 +498,7 @@ def _check_stream_shape(dataset: Dataset, split: str, stream: VideoStream) -> No
     elif shape[:-1] != expected[:-1]:
         found, wanted = f"{shape[0]} regions {per}", f"{expected[0]} (config.num_regions)"
     else:
-        size_field = f"{stream.name.removesuffix('_features')}_feature_size"
-        found, wanted = f"{shape[-1]} values {per}", f"{expected[-1]} (config.{size_field})"
+        found, wanted = f"{shape[-1]} values {per}", f"{expected[-1]} (config.{_size_field(stream.name)})"
     raise ValueError(
         f"The {split} split's {stream.name} have {found} but the model expects {wanted}: extract features with the "
         "backbone the model was built for, or build the model for these features."

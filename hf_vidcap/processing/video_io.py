@@ -11,8 +11,9 @@ A video becomes a fixed or variable number of RGB frames:
   average frame rate, so a variable-rate video is sampled evenly by frame, not by time.
 
 Frames come from the video track FFmpeg would pick (not a cover picture before it), upright as a player shows them
-(the display rotation phones store portrait video with is applied). Decoding stops at the last frame needed. Frame indices come from the frame count the container reports or, when it
-keeps none (MKV, WebM, MPEG), from counting the stream's packets, which reads the file without decoding it.
+(the display rotation phones store portrait video with is applied). Decoding stops at the last frame needed. Frame
+indices come from the frame count the container reports or, when it keeps none (MKV, WebM, MPEG), from counting the
+stream's packets, which reads the file without decoding it.
 
 Every problem with the input raises [`InvalidVideoError`], whose message names the file and the problem. A file
 whose packets end clearly (more than `max(2, 5%)` frames) before the duration its container announces is truncated
