@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cpu", action="store_true", help="train on CPU even where an accelerator is available")
     parser.add_argument("--checkpointing-steps", type=int, help="save the training state every N optimizer steps")
     parser.add_argument(
-        "--resume-from-checkpoint", help="a checkpoint-N folder, or 'latest' for the newest one in --output-dir"
+        "--resume-from-checkpoint", help="a checkpoint-N folder, or 'latest' for the newest complete one in --output-dir"
     )
     parser.add_argument(
         "--report-to", default="none", help="Accelerate tracker(s): tensorboard, wandb, mlflow, all, none, ..."
@@ -122,9 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":  # Accelerate would train in fp32
         raise ValueError("--mixed-precision fp16 needs a GPU; on the CPU use bf16.")
     set_seed(args.seed)
-    checkpoint = find_checkpoint(output_dir, args.resume_from_checkpoint)
-    if checkpoint is not None and not (checkpoint / "custom_checkpoint_0.pkl").is_file():
-        raise ValueError(f"--resume-from-checkpoint {checkpoint}: not a checkpoint saved by this script.")
+    # save_state writes the registered TrainingProgress last: a folder without it is incomplete, or not this script's
+    checkpoint = find_checkpoint(output_dir, args.resume_from_checkpoint, last_file="custom_checkpoint_0.pkl")
     check_output_dir(output_dir, checkpoint)
 
     dataset = dataset_from_args(args)

@@ -1,6 +1,6 @@
 """Train a video captioner with `Seq2SeqTrainer`; every `Seq2SeqTrainingArguments` flag works as in transformers'
 own examples (`--report_to`, `--bf16`, `--gradient_accumulation_steps`, `--save_steps`...). `--resume_from_checkpoint`
-takes a checkpoint folder, or `latest` (or `true`) for the newest one in `--output_dir`.
+takes a checkpoint folder, or `latest` (or `true`) for the newest complete one in `--output_dir`.
 
 The dataset is anything `hf_vidcap.data.load_captioning_dataset` reads: extracted features (`hf-vidcap
 extract-features`), or MSVD, MSR-VTT or a folder of videos for a model with a vision backbone (`--vision_model`).

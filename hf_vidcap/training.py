@@ -37,7 +37,8 @@ from transformers import (
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
 )
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import SAFE_WEIGHTS_NAME, logging
 
 from .data.collator import VideoCaptioningCollator, explode_captions
@@ -83,32 +84,73 @@ def check_output_dir(output_dir: str | os.PathLike, checkpoint: str | os.PathLik
 
 
 def find_checkpoint(
-    output_dir: str | os.PathLike, resume_from_checkpoint: str | os.PathLike | bool | None
+    output_dir: str | os.PathLike,
+    resume_from_checkpoint: str | os.PathLike | bool | None,
+    last_file: str = TRAINER_STATE_NAME,
 ) -> Path | None:
     """The checkpoint folder a run resumes from, found before any work starts.
+
+    A checkpoint is complete once the file its saver writes last is there (`Trainer` writes `trainer_state.json` last,
+    `Accelerator.save_state` its registered objects). A folder without it is what a run stopped while saving leaves:
+    `"latest"` passes over it, with a warning, to the newest complete one, and a path to it is refused.
 
     Args:
         output_dir (`str` or `os.PathLike`): the run's output folder, where the run saves its `checkpoint-N` folders.
         resume_from_checkpoint (`str`, `os.PathLike` or `bool`, *optional*): `None` or `False` for a new run; `True`,
-            `"latest"` or `"true"` (as a command line gives it) for the newest `checkpoint-N` folder in `output_dir`;
-            otherwise the checkpoint folder's path.
+            `"latest"` or `"true"` (as a command line gives it) for the newest complete `checkpoint-N` folder in
+            `output_dir`; otherwise the checkpoint folder's path.
+        last_file (`str`, *optional*, defaults to `"trainer_state.json"`): the file the checkpoint's saver writes last.
 
     Returns:
         `Path` or `None`: the checkpoint folder, or `None` for a new run.
 
     Raises:
-        `ValueError`: if `output_dir` holds no `checkpoint-N` folder, or the path is not a folder.
+        `ValueError`: if `output_dir` holds no complete `checkpoint-N` folder, or the path is not a complete checkpoint.
     """
     if resume_from_checkpoint in (None, False, ""):
         return None
     if resume_from_checkpoint is True or str(resume_from_checkpoint).lower() in ("latest", "true"):
-        latest = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
-        if latest is None:
-            raise ValueError(f"Cannot resume from the latest checkpoint: {output_dir} holds no checkpoint-N folder.")
-        return Path(latest)
-    if not Path(resume_from_checkpoint).is_dir():
-        raise ValueError(f"Cannot resume from {resume_from_checkpoint}: there is no such checkpoint folder.")
-    return Path(resume_from_checkpoint)
+        checkpoints = _checkpoints_newest_first(output_dir)
+        complete = [folder for folder in checkpoints if (folder / last_file).is_file()]
+        if not complete:
+            incomplete = f" (incomplete, without {last_file}: {_names(checkpoints)})" if checkpoints else ""
+            raise ValueError(
+                f"Cannot resume from the latest checkpoint: {output_dir} holds no complete checkpoint-N folder"
+                f"{incomplete}."
+            )
+        if complete[0] != checkpoints[0]:
+            skipped = checkpoints[: checkpoints.index(complete[0])]
+            logger.warning(
+                f"Resuming from {complete[0]}, the newest complete checkpoint: {_names(skipped)} lack {last_file} (a "
+                "run stopped while saving them) and are saved again as training passes them."
+            )
+        return complete[0]
+    checkpoint = Path(resume_from_checkpoint)
+    if not checkpoint.is_dir():
+        raise ValueError(f"Cannot resume from {checkpoint}: there is no such checkpoint folder.")
+    if not (checkpoint / last_file).is_file():
+        raise ValueError(
+            f"Cannot resume from {checkpoint}: it has no {last_file}, so it is not a complete checkpoint (a run stopped "
+            "while saving it, or another program saved it); pass a complete one, or 'latest'."
+        )
+    return checkpoint
+
+
+def _checkpoints_newest_first(output_dir: str | os.PathLike) -> list[Path]:
+    """The `checkpoint-N` folders in `output_dir`, highest step first (none when `output_dir` does not exist)."""
+    if not Path(output_dir).is_dir():
+        return []
+    prefix = f"{PREFIX_CHECKPOINT_DIR}-"
+    folders = [
+        folder
+        for folder in Path(output_dir).iterdir()
+        if folder.is_dir() and folder.name.startswith(prefix) and folder.name[len(prefix) :].isdigit()
+    ]
+    return sorted(folders, key=lambda folder: int(folder.name[len(prefix) :]), reverse=True)
+
+
+def _names(folders: Sequence[Path]) -> str:
+    return ", ".join(folder.name for folder in folders)
 
 
 def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:

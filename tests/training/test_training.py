@@ -242,10 +242,11 @@ def test_output_folder_is_new_empty_or_resumed(tmp_path):
 
 def test_the_checkpoint_to_resume_from_is_found_before_the_run_starts(tmp_path):
     assert find_checkpoint(tmp_path / "run", None) is None and find_checkpoint(tmp_path / "run", False) is None
-    with pytest.raises(ValueError, match=r"latest checkpoint: .*run holds no checkpoint-N folder"):
+    with pytest.raises(ValueError, match=r"latest checkpoint: .*run holds no complete checkpoint-N folder\.$"):
         find_checkpoint(tmp_path / "run", "latest")  # the folder does not exist yet
     for step in (2, 10):
         (tmp_path / "run" / f"checkpoint-{step}").mkdir(parents=True)
+        (tmp_path / "run" / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     for latest in (True, "latest", "true", "True"):  # a command line gives the flag as text
         assert find_checkpoint(tmp_path / "run", latest) == tmp_path / "run" / "checkpoint-10"
     assert (
@@ -253,6 +254,27 @@ def test_the_checkpoint_to_resume_from_is_found_before_the_run_starts(tmp_path):
     )
     with pytest.raises(ValueError, match=r"Cannot resume from .*checkpoint-3: there is no such checkpoint folder"):
         find_checkpoint(tmp_path / "run", tmp_path / "run" / "checkpoint-3")
+
+
+def test_an_incomplete_checkpoint_is_passed_over_or_refused(tmp_path, caplog):
+    """A run stopped while saving leaves a checkpoint without the file its saver writes last."""
+    run = tmp_path / "run"
+    for step in (2, 9, 10, 11):
+        (run / f"checkpoint-{step}").mkdir(parents=True)
+    (run / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    (run / "checkpoint-9" / "trainer_state.json").write_text("{}")
+    (run / "checkpoint-10" / "model.safetensors").write_text("half")
+    with caplog.at_level("WARNING", logger="hf_vidcap.training"):
+        assert find_checkpoint(run, "latest") == run / "checkpoint-9"  # by step, not by name: 9 comes after 11
+    assert "checkpoint-11, checkpoint-10 lack trainer_state.json" in caplog.text
+    with pytest.raises(ValueError, match=r"checkpoint-10: it has no trainer_state.json, so it is not a complete"):
+        find_checkpoint(run, run / "checkpoint-10")
+    with pytest.raises(
+        ValueError,
+        match=r"no complete checkpoint-N folder \(incomplete, without custom_checkpoint_0.pkl: "
+        r"checkpoint-11, checkpoint-10, checkpoint-9, checkpoint-2\)",
+    ):
+        find_checkpoint(run, "latest", last_file="custom_checkpoint_0.pkl")  # Accelerate's save_state ends with it
 
 
 def test_a_checkpoint_of_other_sizes_is_refused(tmp_path):
