@@ -71,6 +71,9 @@ CARD_METRICS = {
 # split when the file does not (`evaluate()` scores the evaluation split, `predict()` the test split).
 TRAINER_PREFIX_SPLITS = {"eval": "validation", "test": "test", "predict": "test"}
 TRAINER_BOOKKEEPING = ("loss", "runtime", "samples_per_second", "steps_per_second", "epoch")
+# What a `Trainer` checkpoint saves beside the model to resume training (`Trainer._save_optimizer_and_scheduler`,
+# `_save_scaler`, `_save_rng_state`; one `rng_state_<rank>.pth` per process): of no use to whoever loads the model.
+TRAINING_STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth")
 POOLING_DESCRIPTIONS = {
     "mean": "mean over the backbone's spatial positions (or patch tokens)",
     "cls": "the backbone's first (CLS) token",
@@ -245,8 +248,9 @@ def push_to_hub(
     The repository is created if needed. Every file of the saved folder is uploaded (weights, config, processor and
     tokenizer files, and the code files for `trust_remote_code=True`), plus the card of [`create_model_card`] as
     README.md; a README.md already in the folder is uploaded instead, as the card you wrote. Left out: hidden files,
-    and as `Trainer.push_to_hub` leaves them, those under `_` and a training run's `checkpoint-*` folders (optimizer
-    and random states); also its `runs/` tracker logs. Nothing local is changed.
+    and as `Trainer.push_to_hub` leaves them, those under `_` and a training run's `checkpoint-*` folders; its `runs/`
+    tracker logs; and the training state a `Trainer` checkpoint holds beside the model (optimizer, scheduler, scaler
+    and random states), so a `checkpoint-N` folder itself publishes as a model. Nothing local is changed.
 
     Args:
         model ([`VideoCaptioningPreTrainedModel`], `str` or `os.PathLike`):
@@ -366,6 +370,12 @@ def _upload(
         for path in folder.rglob("*")
         if path.is_file() and not any(_is_left_out(part) for part in path.relative_to(folder).parts)
     )
+    training_state = [
+        path for path in files if path.parent == folder and any(path.match(name) for name in TRAINING_STATE_FILES)
+    ]
+    if training_state:
+        logger.info("Leaving out the training state: %s.", ", ".join(path.name for path in training_state))
+        files = [path for path in files if path not in training_state]
     operations = [
         CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=path) for path in files
     ]

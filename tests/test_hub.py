@@ -420,6 +420,20 @@ def test_a_training_runs_checkpoints_and_logs_stay_local(hub, saved_video_model,
     assert not any(name.startswith(("checkpoint-", "runs/", "__pycache__/")) for name in uploaded), uploaded
 
 
+def test_a_checkpoint_folder_publishes_as_a_model_without_its_training_state(hub, saved_video_model, tmp_path):
+    """A `Trainer` checkpoint holds the model and processor, plus what resumes training: that stays local."""
+    checkpoint = tmp_path / "run" / "checkpoint-500"
+    shutil.copytree(saved_video_model, checkpoint)
+    state = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state.pth", "rng_state_1.pth")
+    for name in (*state, "trainer_state.json", "training_args.bin"):
+        (checkpoint / name).write_bytes(b"local")
+    push_to_hub(checkpoint, "vidcap/checkpoint")
+    uploaded = set(hub.files("vidcap/checkpoint"))
+    assert {"model.safetensors", "config.json", "processor_config.json", "trainer_state.json"} <= uploaded
+    assert not uploaded & set(state), uploaded
+    assert sorted(path.name for path in checkpoint.iterdir() if path.name in state) == sorted(state)  # nothing local
+
+
 @pytest.mark.parametrize("offline", [True, False])
 def test_cli_says_when_the_hub_cannot_be_reached(hub, saved_video_model, capsys, monkeypatch, offline):
     if offline:
