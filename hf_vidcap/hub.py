@@ -42,12 +42,12 @@ import torch
 from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 from safetensors import SafetensorError
-from transformers import AutoConfig, AutoModel, AutoProcessor
+from transformers import AutoConfig, AutoModel, AutoProcessor, PreTrainedConfig
 from transformers.dynamic_module_utils import get_relative_import_files
 
 from .modeling import ARCHITECTURES, VideoCaptioningConfig, VideoCaptioningPreTrainedModel
 from .modeling.base import VideoStream
-from .processing import VideoCaptioningProcessor
+from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 
 
 logger = logging.getLogger(__name__)
@@ -536,7 +536,46 @@ def _feature_rows(
     vision_model: str | None,
     streams: tuple[VideoStream, ...],
 ) -> list[tuple[str, str]]:
-    config, extractor = model.config, processor.feature_extractor
+    """What the model reads, and how its features are made. Frame sampling and size are described only for a model
+    that reads frames: a features-only model's processor never made its features, so its frame settings are defaults
+    that say nothing about them."""
+    config = model.config
+    if config.vision_config is None:
+        source = f"`{vision_model}`" if vision_model else "not recorded"
+        shape = f"`(num_frames, {config.video_feature_size})`"
+        rows = [
+            ("input", f"precomputed frame features, `video_features` of shape {shape} per video"),
+            ("features extracted by", source),
+        ]
+    else:
+        training = "frozen" if config.freeze_vision_model else "trained with the captioner"
+        origin = f", initialised from `{vision_model}`" if vision_model else ""
+        pooling = POOLING_DESCRIPTIONS[config.vision_feature_pooling].format(grid=config.vision_feature_grid_size)
+        rows = [
+            *_frame_rows(processor.feature_extractor),
+            ("input", "video files or frames (`pixel_values_videos`)"),
+            ("vision backbone", f"{_backbone(config.vision_config)} inside the model, {training}{origin}"),
+            ("pooling per frame", f"{pooling}: {config.video_feature_size} values"),
+        ]
+    for name in config.sub_configs_defaults:  # an architecture's own backbones, e.g. G2L's clip model
+        if name != "vision_config" and getattr(config, name) is not None:
+            label = name.removesuffix("_config").replace("_", " ")
+            rows.append((f"{label} backbone", f"{_backbone(getattr(config, name))} inside the model"))
+    for stream in model.video_streams():
+        steps = "num_frames" if stream.frame_stride == 1 else f"ceil(num_frames / {stream.frame_stride})"
+        shape = ", ".join(
+            [steps, *([str(stream.num_regions)] if stream.num_regions else []), str(stream.feature_size)]
+        )
+        if stream in streams:
+            rows.append(("also input", f"precomputed `{stream.name}` of shape `({shape})` per video"))
+        else:
+            rows.append(("also computed", f"`{stream.name}` of shape `({shape})` per video, from the frames"))
+    if config.standardize_video_features:
+        rows.append(("standardization", "per feature dimension, with training-set statistics saved in the weights"))
+    return rows
+
+
+def _frame_rows(extractor: VideoCaptioningFeatureExtractor) -> list[tuple[str, str]]:
     if extractor.fps is not None:
         frames = f"at {extractor.fps:g} frames per second" + (
             f", at most {extractor.num_frames}" if extractor.num_frames else ""
@@ -544,36 +583,11 @@ def _feature_rows(
     else:
         frames = f"{extractor.num_frames}, sampled uniformly over the video"
     size = f"{extractor.size['height']}x{extractor.size['width']}" if extractor.do_resize else "as decoded"
-    rows = [("frames per video", frames), ("frame size", f"{size}, RGB, normalized per channel")]
-    if config.vision_config is None:
-        source = f"`{vision_model}`" if vision_model else "not recorded"
-        shape = f"`(num_frames, {config.video_feature_size})`"
-        rows += [
-            ("input", f"precomputed frame features, `video_features` of shape {shape} per video"),
-            ("features extracted by", source),
-        ]
-    else:
-        backbone = type(config.vision_config).__name__.removesuffix("Config")
-        training = "frozen" if config.freeze_vision_model else "trained with the captioner"
-        origin = f", initialised from `{vision_model}`" if vision_model else ""
-        pooling = POOLING_DESCRIPTIONS[config.vision_feature_pooling].format(grid=config.vision_feature_grid_size)
-        rows += [
-            ("input", "video files or frames (`pixel_values_videos`)"),
-            (
-                "vision backbone",
-                f"{backbone} (`{config.vision_config.model_type}`) inside the model, {training}{origin}",
-            ),
-            ("pooling per frame", f"{pooling}: {config.video_feature_size} values"),
-        ]
-    for stream in streams:
-        steps = "num_frames" if stream.frame_stride == 1 else f"ceil(num_frames / {stream.frame_stride})"
-        shape = ", ".join(
-            [steps, *([str(stream.num_regions)] if stream.num_regions else []), str(stream.feature_size)]
-        )
-        rows.append(("also input", f"precomputed `{stream.name}` of shape `({shape})` per video"))
-    if config.standardize_video_features:
-        rows.append(("standardization", "per feature dimension, with training-set statistics saved in the weights"))
-    return rows
+    return [("frames per video", frames), ("frame size", f"{size}, RGB, normalized per channel")]
+
+
+def _backbone(config: PreTrainedConfig) -> str:
+    return f"{type(config).__name__.removesuffix('Config')} (`{config.model_type}`)"
 
 
 def _precomputed_streams(

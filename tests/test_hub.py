@@ -16,13 +16,20 @@ from huggingface_hub import ModelCard, constants
 from transformers import BertConfig, ResNetConfig
 from transformers.utils import hub as transformers_hub
 
-from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning, VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
+from hf_vidcap import (
+    G2LConfig,
+    G2LForVideoCaptioning,
+    S2VTConfig,
+    S2VTForVideoCaptioning,
+    VideoCaptioningFeatureExtractor,
+    VideoCaptioningProcessor,
+)
 from hf_vidcap.cli import main
 from hf_vidcap.hub import create_model_card, load_metrics, push_to_hub
 from hf_vidcap.modeling.base import VideoStream
 
 from .conftest import TINY_CLIPS
-from .helpers import run_without_hf_vidcap
+from .helpers import TINY_VIDEOMAE, run_without_hf_vidcap
 from .hub_server import StandInHub
 
 
@@ -157,6 +164,8 @@ def test_card_metadata_and_description(hub, pushed, video_model):
     assert features_card.data.eval_results is None and features_card.data.datasets is None
     assert "precomputed frame features, `video_features` of shape `(num_frames, 6)` per video" in features_card.text
     assert "grid" not in features_card.text and "| standardization |" not in features_card.text
+    # its processor's frame settings are defaults that never made those features
+    assert "| frames per video |" not in features_card.text and "| frame size |" not in features_card.text
 
 
 class TwoStreamS2VT(S2VTForVideoCaptioning):
@@ -184,9 +193,32 @@ def test_card_asks_for_the_streams_the_model_cannot_compute_from_frames(processo
     region_steps = -(-frames // 3)
     assert "precomputed `region_features` of shape `(ceil(num_frames / 3), 2, 4)` per video" in text
     assert f'inputs["region_features"] = torch.randn(1, {region_steps}, 2, 4)' in text
-    assert ("`clip_features`" in text) is not with_backbone
+    computed = "| also computed | `clip_features` of shape `(num_frames, 5)` per video, from the frames |"
+    assert (computed in text) is with_backbone
+    assert ("precomputed `clip_features` of shape `(num_frames, 5)`" in text) is not with_backbone
     assert (f'inputs["clip_features"] = torch.randn(1, {frames}, 5)' in text) is not with_backbone
     assert ('processor(videos=["video.mp4"]' in text) is with_backbone
+
+
+def test_card_names_every_backbone_inside_the_model(processor):
+    """G2L computing its clip features with a video model of its own: the card names that model beside the frame
+    backbone, and says the streams are computed from the frames."""
+    config = G2LConfig(
+        vocab_size=len(processor.tokenizer),
+        vision_config=ResNetConfig(**TINY_RESNET),
+        clip_vision_config=TINY_VIDEOMAE,
+        num_regions=4,
+        projection_size=4,
+        attention_size=4,
+        word_embedding_size=4,
+        hidden_size=4,
+    )
+    text = create_model_card(G2LForVideoCaptioning(config), processor, "vidcap/g2l").text
+    assert "| vision backbone | ResNet (`resnet`) inside the model, frozen |" in text
+    assert "| clip vision backbone | VideoMAE (`videomae`) inside the model |" in text
+    assert "| also computed | `clip_features` of shape `(num_frames, 12)` per video, from the frames |" in text
+    assert "`region_features` of shape `(ceil(num_frames / 3), 4, 16)` per video, from the frames |" in text
+    assert "precomputed `" not in text and "torch.randn" not in text
 
 
 def test_pushed_repositories_load_by_id_without_hf_vidcap_and_their_snippets_work(
