@@ -70,7 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cpu", action="store_true", help="train on CPU even where an accelerator is available")
     parser.add_argument("--checkpointing-steps", type=int, help="save the training state every N optimizer steps")
     parser.add_argument(
-        "--resume-from-checkpoint", help="a checkpoint-N folder, or 'latest' for the newest complete one in --output-dir"
+        "--resume-from-checkpoint",
+        help="a checkpoint-N folder, or 'latest' for the newest complete one in --output-dir",
     )
     parser.add_argument(
         "--report-to", default="none", help="Accelerate tracker(s): tensorboard, wandb, mlflow, all, none, ..."
