@@ -10,8 +10,8 @@ precomputed `video_features` (`Array2D(shape=(None, D))`, as `hf-vidcap extract-
    any registered architecture from its name, sizes to fit the vocabulary and the features, and user overrides;
    [`load_or_build_captioner`] picks between fine-tuning a saved folder and building a new model.
 2. [`check_dataset`] says in one line what is wrong when a split cannot train or evaluate the model.
-3. [`build_seq2seq_trainer`] wires a `Seq2SeqTrainer` (one row per caption for training, the collator, generation and
-   [`CaptionMetrics`] for evaluation).
+3. [`build_seq2seq_trainer`] wires a [`VideoCaptioningTrainer`], a `Seq2SeqTrainer` (one row per caption for
+   training, the collator, generation and [`CaptionMetrics`] for evaluation, the hf_vidcap model card).
 4. [`generate_captions`] captions every row of a dataset; [`format_metric_table`] and [`write_coco_predictions`]
    report the result.
 """
@@ -21,13 +21,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from datasets import Dataset, DatasetDict
+from huggingface_hub import ModelCard
 from safetensors import safe_open
 from transformers import (
     AutoConfig,
@@ -38,11 +39,12 @@ from transformers import (
     Seq2SeqTrainingArguments,
 )
 from transformers.trainer import TRAINER_STATE_NAME
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, PredictionOutput
 from transformers.utils import SAFE_WEIGHTS_NAME, logging
 
 from .data.collator import VideoCaptioningCollator, explode_captions
 from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics
+from .hub import create_model_card
 from .metrics import METRIC_NAMES, compute_caption_metrics
 from .modeling import VideoCaptioningPreTrainedModel, VideoStream, get_architecture
 from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor, normalize_caption
@@ -593,19 +595,142 @@ class CaptionMetrics:
         return {name: score for name, score in scores.items() if score is not None}
 
 
+class VideoCaptioningTrainer(Seq2SeqTrainer):
+    """The `Seq2SeqTrainer` of a captioner and its processor (the trainer's `processing_class`), as
+    [`build_seq2seq_trainer`] makes it.
+
+    `evaluate()` and `predict()` generate a caption for every clip of the dataset they are given and score it against
+    that dataset's own reference `captions` with [`CaptionMetrics`]; each clip's first reference is the target of the
+    loss. `create_model_card()`, which `push_to_hub()` calls, writes the hf_vidcap model card
+    ([`~hf_vidcap.hub.create_model_card`]) instead of the generic one.
+
+    Args:
+        eval_split (`str`, *optional*, defaults to `"validation"`): the name of the evaluation split, for errors and
+            the model card.
+        args, kwargs: as `Seq2SeqTrainer`; `compute_metrics` is the [`CaptionMetrics`] of the evaluation dataset.
+    """
+
+    def __init__(self, *args: Any, eval_split: str = "validation", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.eval_split = eval_split
+
+    def evaluate(
+        self,
+        eval_dataset: Dataset | dict[str, Dataset] | str | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+        **gen_kwargs: Any,
+    ) -> dict[str, float]:
+        if not isinstance(eval_dataset, Dataset):  # the evaluation dataset(s) of the trainer, scored as made
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix, **gen_kwargs)
+        return self._scored(super().evaluate, eval_dataset, "evaluation", ignore_keys, metric_key_prefix, **gen_kwargs)
+
+    def predict(
+        self,
+        test_dataset: Dataset,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "test",
+        **gen_kwargs: Any,
+    ) -> PredictionOutput:
+        return self._scored(
+            super().predict, test_dataset, metric_key_prefix, ignore_keys, metric_key_prefix, **gen_kwargs
+        )
+
+    def _scored(self, run: Callable, dataset: Dataset, split: str, *args: Any, **kwargs: Any) -> Any:
+        """`run(dataset, ...)` with the captions scored against the references of `dataset`."""
+        with self.args.main_process_first(desc=f"the {split} split's references"):
+            dataset, metrics = scored_split(dataset, self.model, self.processing_class, split)
+        trainer_metrics, self.compute_metrics = self.compute_metrics, metrics
+        try:
+            return run(dataset, *args, **kwargs)
+        finally:
+            self.compute_metrics = trainer_metrics
+
+    def create_model_card(
+        self,
+        language: str | None = None,
+        license: str | None = None,
+        tags: str | list[str] | None = None,
+        model_name: str | None = None,
+        finetuned_from: str | None = None,
+        tasks: str | list[str] | None = None,
+        dataset_tags: str | list[str] | None = None,
+        dataset: str | list[str] | None = None,
+        dataset_args: str | list[str] | None = None,
+    ) -> None:
+        """Writes the hf_vidcap model card to `README.md` in the output folder (`push_to_hub()` uploads it): the
+        architecture, the video features, a usage snippet for the repository and, when `dataset` names the data they
+        are on, the scores of the last evaluation. A README.md there that hf_vidcap did not write is kept.
+
+        Args:
+            license (`str`, *optional*): a Hub license id.
+            tags (`str` or `list[str]`, *optional*): tags added to the card's own.
+            model_name (`str`, *optional*): the repository name, when the trainer has no `hub_model_id`.
+            dataset (`str` or `list[str]`, *optional*): the dataset trained and scored on (its first entry);
+                `dataset_tags` by default.
+            language, finetuned_from, tasks, dataset_args: `Trainer.create_model_card`'s, not part of this card.
+        """
+        if not self.is_world_process_zero():
+            return
+        readme = Path(self.args.output_dir, "README.md")
+        if readme.is_file() and "hf_vidcap" not in (ModelCard.load(readme).data.tags or []):
+            logger.warning(f"Keeping {readme} as the model card: hf_vidcap did not write it.")
+            return
+        dataset = dataset or dataset_tags
+        dataset = dataset[0] if isinstance(dataset, list) and dataset else dataset or None
+        scores = next((entry for entry in reversed(self.state.log_history) if "eval_runtime" in entry), None)
+        if scores is not None and dataset is None:
+            logger.warning("The model card leaves out the evaluation scores: pass the `dataset` they are on.")
+            scores = None
+        repo_id = self.hub_model_id or self.args.hub_model_id or model_name or Path(self.args.output_dir).name
+        card = create_model_card(
+            self.model,
+            self.processing_class,
+            repo_id,
+            dataset=dataset,
+            metrics=scores,
+            metrics_split=self.eval_split,
+            license=license,
+            tags=tags,
+        )
+        card.save(readme)
+
+
+def scored_split(
+    dataset: Dataset, model: VideoCaptioningPreTrainedModel, processor: VideoCaptioningProcessor, split: str
+) -> tuple[Dataset, CaptionMetrics]:
+    """A split made ready for a trainer to score: checked against the model, each clip's first reference as its
+    `caption` (the target of the loss), and the [`CaptionMetrics`] that scores captions against its references.
+
+    Raises:
+        `ValueError`: naming `split`, if it cannot feed the model or has a clip without reference captions.
+    """
+    check_dataset(dataset, model, split)
+    references = list(dataset["captions"])
+    if unreferenced := [index for index, captions in enumerate(references) if not captions]:
+        raise ValueError(
+            f"The {split} split has clips without reference captions (rows {unreferenced[:5]}"
+            f"{', ...' if len(unreferenced) > 5 else ''}): every clip scored needs at least one."
+        )
+    if "caption" in dataset.column_names:
+        dataset = dataset.remove_columns("caption")
+    dataset = dataset.add_column("caption", [captions[0] for captions in references])
+    return dataset, CaptionMetrics(processor, references)
+
+
 def build_seq2seq_trainer(
     model: VideoCaptioningPreTrainedModel,
     processor: VideoCaptioningProcessor,
     args: Seq2SeqTrainingArguments,
-    train_dataset: Dataset,
+    train_dataset: Dataset | None,
     eval_dataset: Dataset | None = None,
     *,
     train_split: str = "training",
-    eval_split: str = "evaluation",
+    eval_split: str = "validation",
     **trainer_kwargs: Any,
-) -> Seq2SeqTrainer:
-    """A `Seq2SeqTrainer` for a captioner: it trains on one row per (clip, caption) pair and evaluates by generating a
-    caption per clip and scoring it with BLEU-1..4, ROUGE-L and CIDEr-D against all references.
+) -> VideoCaptioningTrainer:
+    """A [`VideoCaptioningTrainer`] for a captioner: it trains on one row per (clip, caption) pair and evaluates by
+    generating a caption per clip and scoring it with BLEU-1..4, ROUGE-L and CIDEr-D against all references.
 
     The processor is the trainer's `processing_class`, so every checkpoint and `trainer.save_model()` hold it beside
     the weights and load with `AutoProcessor`. `args.remove_unused_columns` is turned off (the collator reads the
@@ -616,10 +741,12 @@ def build_seq2seq_trainer(
         processor ([`VideoCaptioningProcessor`]): its processor.
         args (`Seq2SeqTrainingArguments`): the training arguments; `generation_num_beams` sets the beams used when
             evaluating.
-        train_dataset (`datasets.Dataset`): the training split, one row per clip with its `captions`.
+        train_dataset (`datasets.Dataset`, *optional*): the training split, one row per clip with its `captions`;
+            `None` for a trainer that only evaluates or predicts.
         eval_dataset (`datasets.Dataset`, *optional*): the evaluation split, likewise.
         train_split (`str`, *optional*, defaults to `"training"`): what errors about `train_dataset` call it.
-        eval_split (`str`, *optional*, defaults to `"evaluation"`): what errors about `eval_dataset` call it.
+        eval_split (`str`, *optional*, defaults to `"validation"`): the name of `eval_dataset`'s split, for errors and
+            the model card.
         trainer_kwargs: more `Seq2SeqTrainer` arguments (`callbacks`, ...).
     """
     launched = int(os.environ.get("WORLD_SIZE", "1"))
@@ -628,7 +755,6 @@ def build_seq2seq_trainer(
             f"{launched} processes were launched but the trainer sees {args.world_size}, so each would train alone: "
             "on a machine without an accelerator pass `use_cpu=True` (`--use_cpu`) so that they train together."
         )
-    check_dataset(train_dataset, model, train_split)
     if args.label_smoothing_factor:
         raise ValueError(
             f"label_smoothing_factor={args.label_smoothing_factor} is not supported: the Trainer then takes the labels "
@@ -638,22 +764,15 @@ def build_seq2seq_trainer(
     args.predict_with_generate = True
     compute_metrics = None
     with args.main_process_first(desc="one row per caption"):
-        train_pairs = explode_captions(train_dataset)
+        if train_dataset is not None:
+            check_dataset(train_dataset, model, train_split)
+            train_dataset = explode_captions(train_dataset)
         if eval_dataset is not None:
-            check_dataset(eval_dataset, model, eval_split)
-            references = list(eval_dataset["captions"])
-            if unreferenced := [index for index, captions in enumerate(references) if not captions]:
-                raise ValueError(
-                    f"The {eval_split} split has clips without reference captions (rows {unreferenced[:5]}"
-                    f"{', ...' if len(unreferenced) > 5 else ''}): every clip scored needs at least one."
-                )
-            # Each clip's first reference is the target of the evaluation loss; all of them score the captions.
-            eval_dataset = eval_dataset.add_column("caption", [captions[0] for captions in references])
-            compute_metrics = CaptionMetrics(processor, references)
-    return Seq2SeqTrainer(
+            eval_dataset, compute_metrics = scored_split(eval_dataset, model, processor, eval_split)
+    return VideoCaptioningTrainer(
         model=model,
         args=args,
-        train_dataset=train_pairs,
+        train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         data_collator=VideoCaptioningCollator(
             processor,
@@ -662,6 +781,7 @@ def build_seq2seq_trainer(
         ),
         processing_class=processor,
         compute_metrics=compute_metrics,
+        eval_split=eval_split,
         **trainer_kwargs,
     )
 

@@ -31,6 +31,7 @@ from hf_vidcap.modeling.base import VideoStream
 from .conftest import TINY_CLIPS
 from .helpers import TINY_VIDEOMAE, run_without_hf_vidcap
 from .hub_server import StandInHub
+from .training.conftest import write_feature_dataset
 
 
 TOKEN = "hf_stand_in_token"
@@ -464,6 +465,26 @@ def test_a_checkpoint_folder_publishes_as_a_model_without_its_training_state(hub
     assert {"model.safetensors", "config.json", "processor_config.json", "trainer_state.json"} <= uploaded
     assert not uploaded & set(state), uploaded
     assert sorted(path.name for path in checkpoint.iterdir() if path.name in state) == sorted(state)  # nothing local
+
+
+def test_seq2seq_example_pushes_with_the_hf_vidcap_card(hub, repo_root, tmp_path, monkeypatch):
+    """`--push_to_hub` publishes the hf_vidcap card with the final evaluation's scores, not the generic Trainer one."""
+    write_feature_dataset(tmp_path / "features", {"train": 6, "validation": 3})
+    argv = ["train_seq2seq.py", "--dataset", str(tmp_path / "features"), "--model_type", "mean_pool",
+            "--config_overrides", "video_embedding_size=8,word_embedding_size=8,hidden_size=8,max_caption_length=4",
+            "--output_dir", str(tmp_path / "run"), "--max_steps", "2", "--per_device_train_batch_size", "8",
+            "--generation_num_beams", "1", "--report_to", "none", "--disable_tqdm", "true",
+            "--push_to_hub", "--hub_model_id", "vidcap/seq2seq", "--dataset_name", "synthetic-shapes"]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    runpy.run_path(str(repo_root / "examples" / "train_seq2seq.py"), run_name="__main__")
+    files = hub.files("vidcap/seq2seq")
+    assert {"model.safetensors", "config.json", "tokenizer.json", "eval_results.json"} <= set(files)
+    card = ModelCard(files["README.md"].decode())
+    assert {"hf_vidcap", "vidcap_mean_pool"} <= set(card.data.tags) and card.data.datasets == ["synthetic-shapes"]
+    scores = json.loads((tmp_path / "run" / "eval_results.json").read_text())
+    assert f"| CIDEr-D | {scores['eval_CIDEr']:.4f} |" in card.text
+    assert {result.dataset_split for result in card.data.eval_results} == {"validation"}
+    assert 'AutoModel.from_pretrained("vidcap/seq2seq", trust_remote_code=True)' in card.text
 
 
 @pytest.mark.parametrize("offline", [True, False])

@@ -8,8 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from datasets import Dataset, load_from_disk
+from huggingface_hub import ModelCard
 from transformers import AutoModel, EvalPrediction, Seq2SeqTrainingArguments
 
+from hf_vidcap.metrics import compute_caption_metrics
 from hf_vidcap.modeling import ARCHITECTURES
 from hf_vidcap.processing import VideoCaptioningFeatureExtractor
 from hf_vidcap.training import (
@@ -23,6 +25,7 @@ from hf_vidcap.training import (
     find_checkpoint,
     format_metric_table,
     frame_preprocessing,
+    generate_captions,
     load_or_build_captioner,
     parse_config_overrides,
 )
@@ -197,6 +200,59 @@ def test_feature_columns_the_model_does_not_read_are_left_out(feature_dataset_di
     assert "eval_CIDEr" in trainer.evaluate(num_beams=1)
 
 
+def test_evaluate_and_predict_score_the_dataset_they_are_given(feature_dataset_dir, tmp_path):
+    """Against that dataset's own references: `evaluate(other)` used to score its captions against the references of
+    the trainer's evaluation split, row by row, with no error when the other split was at least as long."""
+    splits = load_from_disk(feature_dataset_dir)
+    processor = build_processor(splits["train"])
+    model = build_model("s2vt", vocab_size=len(processor.tokenizer), video_feature_size=8, config_overrides=TINY_S2VT)
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, max_steps=3)
+    trainer = build_seq2seq_trainer(model, processor, args, splits["train"], splits["test"], eval_split="test")
+    trainer.train()
+    model.eval()
+
+    def expected(split: str) -> dict[str, float]:
+        captions = generate_captions(model, processor, splits[split], num_beams=1)
+        references = list(splits[split]["captions"])
+        scores = compute_caption_metrics(captions, references, meteor=False)
+        return {name: score for name, score in scores.items() if score is not None}
+
+    validation = trainer.evaluate(splits["validation"], num_beams=1)  # 5 clips; the trainer's own split has 3
+    assert {name: validation[f"eval_{name}"] for name in expected("validation")} == pytest.approx(
+        expected("validation")
+    )
+    prediction = trainer.predict(splits["train"], num_beams=1)
+    assert {name: prediction.metrics[f"test_{name}"] for name in expected("train")} == pytest.approx(expected("train"))
+    assert len(prediction.predictions) == 12
+    own = trainer.evaluate(num_beams=1)  # the trainer's own split, still scored against its references
+    assert {name: own[f"eval_{name}"] for name in expected("test")} == pytest.approx(expected("test"))
+
+
+def test_the_trainer_writes_the_hf_vidcap_model_card(feature_dataset_dir, tmp_path, caplog):
+    splits = load_from_disk(feature_dataset_dir)
+    processor = build_processor(splits["train"])
+    model = build_model("s2vt", vocab_size=len(processor.tokenizer), video_feature_size=8, config_overrides=TINY_S2VT)
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path / "run"), report_to="none", use_cpu=True, max_steps=1)
+    trainer = build_seq2seq_trainer(model, processor, args, splits["train"], splits["validation"])
+    trainer.train()
+    scores = trainer.evaluate(num_beams=1)
+    trainer.create_model_card(model_name="s2vt-tiny", dataset=["synthetic"], license="mit")
+    card = ModelCard.load(tmp_path / "run" / "README.md")
+    assert {"hf_vidcap", "vidcap_s2vt"} <= set(card.data.tags) and card.data.license == "mit"
+    results = {(result.metric_name, result.dataset_split) for result in card.data.eval_results}
+    assert ("CIDEr-D", "validation") in results
+    assert f"| CIDEr-D | {scores['eval_CIDEr']:.4f} |" in card.text
+    assert 'AutoModel.from_pretrained("s2vt-tiny", trust_remote_code=True)' in card.text
+
+    with caplog.at_level("WARNING", logger="hf_vidcap.training"):
+        trainer.create_model_card(model_name="s2vt-tiny")  # scores need the dataset they are on
+    assert "leaves out the evaluation scores" in caplog.text
+    assert ModelCard.load(tmp_path / "run" / "README.md").data.eval_results is None
+    (tmp_path / "run" / "README.md").write_text("# My own notes\n")
+    trainer.create_model_card(dataset="synthetic")
+    assert (tmp_path / "run" / "README.md").read_text() == "# My own notes\n"
+
+
 def test_caption_metrics_drop_the_padding_rows_of_the_last_step():
     processor = build_processor(Dataset.from_dict({"captions": [["a red ball"], ["a blue cube"]]}))
     ids = processor.tokenizer(["a red ball", "a blue cube", "a red ball"])["input_ids"]  # <bos> words <eos>
@@ -322,3 +378,24 @@ def test_seq2seq_example_trains_and_saves_a_loadable_model(repo_root, feature_da
     runpy.run_path(str(repo_root / "examples" / "train_seq2seq.py"), run_name="__main__")
     assert AutoModel.from_pretrained(tmp_path).config.model_type == "vidcap_mean_pool"
     assert (tmp_path / "eval_results.json").is_file() and (tmp_path / "tokenizer.json").is_file()
+
+
+def test_seq2seq_example_scores_a_saved_model_on_the_test_split(repo_root, feature_dataset_dir, tmp_path, monkeypatch):
+    def run(output_dir, *options: str) -> None:
+        argv = ["train_seq2seq.py", "--dataset", str(feature_dataset_dir), "--output_dir", str(output_dir),
+                "--per_device_train_batch_size", "8", "--generation_num_beams", "1", "--report_to", "none",
+                "--disable_tqdm", "true", *options]  # fmt: skip
+        monkeypatch.setattr("sys.argv", argv)
+        runpy.run_path(str(repo_root / "examples" / "train_seq2seq.py"), run_name="__main__")
+
+    run(tmp_path / "run", "--model_type", "mean_pool", "--max_steps", "2", "--eval_split", "",
+        "--config_overrides", "video_embedding_size=8,word_embedding_size=8,hidden_size=8,max_caption_length=4")  # fmt: skip
+    run(tmp_path / "test", "--model_name_or_path", str(tmp_path / "run"), "--do_predict")
+    results = json.loads((tmp_path / "test" / "predict_results.json").read_text())
+    assert results["split"] == "test" and 0 <= results["predict_CIDEr"]
+    captions = (tmp_path / "test" / "generated_predictions.txt").read_text().splitlines()
+    assert len(captions) == 3  # one per test clip
+    assert not (tmp_path / "test" / "model.safetensors").exists()  # nothing trained, so nothing saved
+    assert not (tmp_path / "test" / "eval_results.json").exists()  # --do_eval was not asked for
+    with pytest.raises(ValueError, match="without --do_train needs a trained model: --model_name_or_path"):
+        run(tmp_path / "new", "--model_type", "mean_pool", "--do_eval")
