@@ -131,6 +131,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--dataloader-num-workers", type=int, default=0)
     run.add_argument(
-        "--resume-from-checkpoint", help="a checkpoint-N folder, or 'latest' for the newest complete one in --output-dir"
+        "--resume-from-checkpoint",
+        help="a checkpoint-N folder, or 'latest' for the newest complete one in --output-dir",
     )
     train.set_defaults(handler=train_command)

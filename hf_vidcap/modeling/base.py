@@ -790,7 +790,10 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         if video and model_kwargs.get("past_key_values") is None:  # the user's counts, before the repetition
             num_videos = len(next(iter(video.values()))) // repeats
             self._check_batch_size("input_ids", batch_size, num_videos, "videos")
-        if not generation_config.use_cache or model_kwargs.get("past_key_values") is not None:
+        state = model_kwargs.get("past_key_values")
+        if isinstance(state, RecurrentState) and repeats > 1 and state.batch_size == batch_size:
+            model_kwargs["past_key_values"] = state.repeat_interleave(repeats)  # a returned state, one row per video
+        if not generation_config.use_cache or state is not None:
             return
         video = {name: model_kwargs.pop(name)[::repeats] for name in video}
         state = self.encode_video(**self.get_video_inputs(**video))

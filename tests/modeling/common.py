@@ -217,6 +217,19 @@ class VideoCaptioningModelTesterMixin:
         assert torch.equal(cached[:, :3], prefix)
         assert torch.equal(cached, model.generate(**inputs, use_cache=False, **kwargs))
 
+    @pytest.mark.parametrize("num_beams", [1, 3])
+    def test_generation_continues_from_a_returned_state(self, num_beams):
+        """The state `forward(use_cache=True)` returned after all but the last prefix word, one row per video, goes
+        on as from the videos themselves, with beams too (it is repeated for them), and is left as it was."""
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        prefix = torch.tensor([[BOS, 5, 6]] * self.batch_size)
+        state = model(**inputs, input_ids=prefix[:, :-1], use_cache=True).past_key_values
+        before = {name: tensor.clone() for name, tensor in state.tensors.items()}
+        kwargs = {"input_ids": prefix, "num_beams": num_beams, "max_new_tokens": 5}
+        assert torch.equal(model.generate(past_key_values=state, **kwargs), model.generate(**inputs, **kwargs))
+        assert all(torch.equal(state.tensors[name], tensor) for name, tensor in before.items())
+
     def test_caption_length_defaults_to_the_config_and_yields_to_generate_arguments(self, tmp_path):
         """`max_caption_length` words by default, also after saving; `max_length` (as
         `Seq2SeqTrainer(generation_max_length=...)` passes it) and `max_new_tokens` given to generate() win over it."""
