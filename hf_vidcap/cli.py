@@ -12,6 +12,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from tqdm import tqdm
+
 from .commands import COMMANDS, InvalidInputError
 
 
@@ -31,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.handler(args)
     # hf_vidcap.InvalidVideoError is a ValueError; OSError covers paths that exist, are missing, cannot be written...
     except (ValueError, OSError) as error:
+        for bar in list(tqdm._instances):  # closed, so that the error starts a line of its own, not a bar's
+            bar.close()
         print(f"hf-vidcap {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,14 +1,16 @@
 """The `hf-vidcap` command: captions printed per video, user errors as one line and exit status 2."""
 
+import argparse
 import shutil
 import subprocess
 
 import pytest
 import torch
+from tqdm import tqdm
 from transformers import ResNetConfig
 
 from hf_vidcap import S2VTConfig, S2VTForVideoCaptioning
-from hf_vidcap.cli import main
+from hf_vidcap.cli import build_parser, main
 from hf_vidcap.processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor
 
 
@@ -65,6 +67,28 @@ def test_bad_video_is_one_line_and_exit_status_2(saved_model, tmp_path, capsys, 
     assert main(["caption", str(video), "--model", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hf-vidcap caption: error:") and message in err and "Traceback" not in err
+
+
+def test_a_bad_video_in_a_later_batch_is_named_by_its_path_alone(saved_model, tiny_clips, tmp_path, capsys):
+    folder, _, _ = saved_model
+    videos = [*tiny_clips["test"]["video_path"][:3], str(tmp_path / "missing.mp4")]
+    assert main(["caption", *videos, "--model", str(folder), "--batch-size", "2"]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "missing.mp4") in err and "videos[" not in err, err  # not `videos[1]` of the second batch
+
+
+def test_an_error_during_a_progress_bar_gets_a_line_of_its_own(monkeypatch, capsys):
+    def fail_halfway(args):
+        bar = tqdm(total=4)
+        bar.update(1)
+        raise ValueError("videos[1]: broken.mp4: not a video")
+
+    parser = build_parser()
+    monkeypatch.setattr("hf_vidcap.cli.build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="train", handler=fail_halfway))
+    assert main(["train"]) == 2
+    last_line = capsys.readouterr().err.splitlines()[-1]
+    assert last_line == "hf-vidcap train: error: videos[1]: broken.mp4: not a video", last_line
 
 
 def test_folder_without_a_model_is_reported(tmp_path, tiny_clips, capsys):

@@ -25,6 +25,7 @@ def caption_command(args: argparse.Namespace) -> None:
     import torch
     from transformers.utils import logging as transformers_logging
 
+    from ..processing import InvalidVideoError
     from ..training import load_captioner
 
     transformers_logging.disable_progress_bar()
@@ -37,7 +38,10 @@ def caption_command(args: argparse.Namespace) -> None:
         return
     for start in range(0, len(args.videos), args.batch_size):
         videos = args.videos[start : start + args.batch_size]
-        inputs = processor(videos=videos, return_tensors="pt")
+        try:
+            inputs = processor(videos=videos, return_tensors="pt")
+        except InvalidVideoError as error:  # named by its path; its index in this batch (`videos[i]: `) would mislead
+            raise InvalidVideoError(str(error.__cause__ or error)) from None
         with torch.inference_mode():
             ids = model.generate(**inputs, num_beams=args.num_beams)
         for video, caption in zip(videos, processor.batch_decode(ids, skip_special_tokens=True)):
