@@ -116,6 +116,16 @@ class VideoCaptioningConfig(PreTrainedConfig):
             check_positive_int(name, getattr(self, name))
         check_positive_int("max_caption_length", self.max_caption_length)
 
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> VideoCaptioningConfig:
+        """As [`PreTrainedConfig.from_dict`], with the fields given as keyword arguments (`from_pretrained(folder,
+        max_caption_length=...)`) made part of the config before its checks run, not set after them. A sub-config
+        given as a `dict` still updates the saved one."""
+        sub_configs = getattr(cls, "sub_configs_defaults", {})
+        fields = {field.name for field in dataclasses.fields(cls)} - set(sub_configs)
+        overrides = {name: kwargs.pop(name) for name in list(kwargs) if name in fields}
+        return super().from_dict({**config_dict, **overrides}, **kwargs)
+
 
 @dataclass(frozen=True)
 class VideoStream:
@@ -315,6 +325,29 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         ):
             generation_config.max_length = None
         return super()._prepare_generated_length(generation_config, *args, **kwargs)
+
+    def _prepare_model_inputs(
+        self, inputs: torch.Tensor | None, bos_token_id: torch.Tensor | None, model_kwargs: dict[str, Any]
+    ) -> tuple[torch.Tensor, str | None, dict[str, Any]]:
+        """Check the caption start `generate()` continues, once: word ids (a video passed positionally would be taken
+        for them) that do not hold `<eos>` (a start built with `tokenizer(text)` ends with it, and generation would go
+        on past the end of the caption)."""
+        inputs_tensor, input_name, model_kwargs = super()._prepare_model_inputs(inputs, bos_token_id, model_kwargs)
+        if input_name == "input_ids" and isinstance(inputs_tensor, torch.Tensor):
+            if inputs_tensor.dim() != 2 or inputs_tensor.is_floating_point():
+                raise ValueError(
+                    f"generate() takes the caption start (`input_ids`, word ids) as its positional argument, got a "
+                    f"{inputs_tensor.dtype} tensor of shape {list(inputs_tensor.shape)}: pass the video by name, "
+                    "`generate(video_features=...)` or `generate(pixel_values_videos=...)`."
+                )
+            eos = self.config.eos_token_id
+            if eos is not None and (ended := (inputs_tensor == eos).any(dim=1)).any():
+                raise ValueError(
+                    f"The caption start `input_ids` holds `<eos>` (id {eos}) in rows {ended.nonzero().flatten().tolist()}"
+                    ": generation would go on past the end of the caption. Build it without: `[tokenizer.bos_token_id, "
+                    "*tokenizer(text, add_special_tokens=False).input_ids]`."
+                )
+        return inputs_tensor, input_name, model_kwargs
 
     @classmethod
     def can_generate(cls) -> bool:
@@ -841,10 +874,15 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
 
     @classmethod
     def from_pretrained(cls, *args: Any, **kwargs: Any) -> VideoCaptioningPreTrainedModel | tuple:
-        """Load as [`PreTrainedModel.from_pretrained`]. The generation config's `max_length` follows the config's
-        `max_caption_length`, so that one given here (`max_caption_length=...`) wins, as it does for a new model."""
+        """Load as [`PreTrainedModel.from_pretrained`]. The config's `max_caption_length` and the generation config's
+        `max_length` are one setting: a `generation_config=...` given here sets both with its `max_length`; else
+        `max_caption_length` (a `max_caption_length=...` given here wins, as it does for a new model) sets
+        `max_length`, whatever a hand-edited `generation_config.json` says."""
         loaded = super().from_pretrained(*args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded  # (with `output_loading_info=True`)
+        given = getattr(kwargs.get("generation_config"), "max_length", None)
+        if isinstance(given, int) and given >= 2:
+            model.config.max_caption_length = given - 1
         model.generation_config.max_length = model.config.max_caption_length + 1
         return loaded
 

@@ -217,6 +217,18 @@ class VideoCaptioningModelTesterMixin:
         assert torch.equal(cached[:, :3], prefix)
         assert torch.equal(cached, model.generate(**inputs, use_cache=False, **kwargs))
 
+    def test_a_caption_start_that_cannot_be_continued_is_refused(self):
+        model = self.get_model()
+        inputs = self.get_inputs(model)
+        video = inputs.pop("video_features")
+        with pytest.raises(ValueError, match=r"takes the caption start .* as its positional argument, got a "
+                           r"torch.float32 tensor of shape \[3, 5, 10\]: pass the video by name"):  # fmt: skip
+            model.generate(video, **inputs)  # as Whisper's generate(input_features)
+        ended = torch.tensor([[BOS, 5], [BOS, 6], [BOS, 5]])
+        ended[1, 1] = EOS  # as `tokenizer(text).input_ids` builds it
+        with pytest.raises(ValueError, match=r"holds `<eos>` \(id 2\) in rows \[1\]: generation would go on past"):
+            model.generate(input_ids=ended, video_features=video, **inputs)
+
     @pytest.mark.parametrize("num_beams", [1, 3])
     def test_generation_continues_from_a_returned_state(self, num_beams):
         """The state `forward(use_cache=True)` returned after all but the last prefix word, one row per video, goes
@@ -248,6 +260,14 @@ class VideoCaptioningModelTesterMixin:
         loaded.save_pretrained(tmp_path / "changed")
         reloaded = AutoModel.from_pretrained(tmp_path / "changed")
         assert reloaded.config.max_caption_length == 6 and reloaded.generate(**inputs).shape[1] == 7
+        generation_config = GenerationConfig.from_pretrained(tmp_path, max_length=9)  # given, not to be replaced
+        given = AutoModel.from_pretrained(tmp_path, generation_config=generation_config)
+        assert given.config.max_caption_length == 8 and given.generate(**inputs).shape[1] == 9
+        # values given at load are checked as the config's own are (transformers sets them after the checks)
+        with pytest.raises(ValueError, match="`max_caption_length` must be a positive integer, got 0"):
+            AutoModel.from_pretrained(tmp_path, max_caption_length=0)
+        with pytest.raises(ValueError, match=r"`eos_token_id` is 99, outside the vocabulary"):
+            AutoConfig.from_pretrained(tmp_path, eos_token_id=99)
 
     def test_max_new_tokens_alone_gives_no_warning(self, caplog):
         """The model's default length is not a `max_length` the user set beside `max_new_tokens`."""
