@@ -760,6 +760,11 @@ def build_seq2seq_trainer(
             f"label_smoothing_factor={args.label_smoothing_factor} is not supported: the Trainer then takes the labels "
             "away from the model, whose decoder inputs are built from them."
         )
+    if args.batch_eval_metrics:
+        raise ValueError(
+            "batch_eval_metrics=True is not supported: CIDEr-D weighs words by their frequency over all the clips "
+            "scored, so the captions are scored together at the end of the evaluation."
+        )
     args.remove_unused_columns = False
     args.predict_with_generate = True
     compute_metrics = None

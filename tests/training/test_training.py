@@ -172,13 +172,16 @@ def test_an_evaluation_clip_without_references_is_named(feature_dataset_dir, tmp
         build_seq2seq_trainer(model, processor, args, train, test, eval_split="test")
 
 
-def test_label_smoothing_is_refused_when_the_trainer_is_built(feature_dataset_dir, tmp_path):
+def test_options_the_captioners_cannot_use_are_refused_when_the_trainer_is_built(feature_dataset_dir, tmp_path):
     """The Trainer would take the labels away from the model, which builds its decoder inputs from them."""
     train = load_from_disk(feature_dataset_dir)["train"]
     processor = build_processor(train)
     model = build_model("s2vt", vocab_size=len(processor.tokenizer), video_feature_size=8, config_overrides=TINY_S2VT)
     args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", label_smoothing_factor=0.1)
     with pytest.raises(ValueError, match="label_smoothing_factor=0.1 is not supported"):
+        build_seq2seq_trainer(model, processor, args, train)
+    args = Seq2SeqTrainingArguments(output_dir=str(tmp_path), report_to="none", batch_eval_metrics=True)
+    with pytest.raises(ValueError, match="batch_eval_metrics=True is not supported: CIDEr-D weighs words"):
         build_seq2seq_trainer(model, processor, args, train)
 
 
