@@ -65,7 +65,9 @@ def main() -> None:
         (CaptioningArguments, Seq2SeqTrainingArguments)
     ).parse_args_into_dataclasses()
     # As transformers' examples, but none of --do_train/--do_eval/--do_predict means train, then evaluate on eval_split.
-    asked = training_args.do_train or training_args.do_eval or training_args.do_predict
+    # (`TrainingArguments` turns `do_eval` on for an `--eval_strategy`, an option of training: that asks for no eval.)
+    only_eval = training_args.do_eval and training_args.eval_strategy == "no"
+    asked = training_args.do_train or only_eval or training_args.do_predict
     do_train = training_args.do_train or not asked
     do_eval = training_args.do_eval or (not asked and bool(captioning_args.eval_split))
     if do_eval and not captioning_args.eval_split:
