@@ -44,7 +44,7 @@ import torch
 from datasets import Array2D, Array3D, Dataset, DatasetDict, Features, concatenate_datasets, load_from_disk
 from datasets.arrow_writer import ArrowWriter
 from torch.nn.utils.rnn import pad_sequence
-from transformers import AutoModel, PreTrainedConfig
+from transformers import PreTrainedConfig
 from transformers.utils import FEATURE_EXTRACTOR_NAME, logging
 
 from ..modeling.base import VideoCaptioningPreTrainedModel
@@ -53,6 +53,7 @@ from ..modeling.layers import (
     FrameFeatureEncoder,
     VisionFeaturePooling,
     check_positive_int,
+    load_pretrained_backbone,
     region_frame_indices,
     vision_feature_size,
 )
@@ -144,13 +145,7 @@ def _load_encoder(
     """`build(config)` in eval mode, with the pretrained weights of `backbone` unless it is a config."""
     if isinstance(backbone, PreTrainedConfig):
         return build(backbone).eval()
-    try:
-        pretrained = AutoModel.from_pretrained(backbone)
-    except (OSError, ValueError) as error:
-        raise ValueError(
-            f"Backbone {os.fspath(backbone)!r} is neither a local folder holding a transformers model (config.json "
-            f"and weights) nor a model id available offline: {str(error).splitlines()[0]}"
-        ) from error
+    pretrained = load_pretrained_backbone(backbone)
     encoder = build(pretrained.config)
     encoder.backbone.load_state_dict(pretrained.state_dict())
     encoder.backbone.name_or_path = os.fspath(backbone)

@@ -29,6 +29,7 @@ from .layers import (
     VisionFeaturePooling,
     check_positive_int,
     check_vision_pooling,
+    load_pretrained_backbone,
     vision_feature_size,
 )
 
@@ -922,10 +923,11 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
 
         Returns:
             The captioner, with the backbone's pretrained weights and randomly initialised captioning weights.
-        """
-        from transformers import AutoModel
 
-        backbone = AutoModel.from_pretrained(pretrained_vision_model_name_or_path)
+        Raises:
+            `ValueError`: naming the backbone, if it cannot be loaded.
+        """
+        backbone = load_pretrained_backbone(pretrained_vision_model_name_or_path)
         config = cls.config_class(
             vision_config=backbone.config, vision_feature_pooling=vision_feature_pooling, **config_kwargs
         )

@@ -10,6 +10,7 @@ over padded frame sequences. An architecture-specific block lives in that archit
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable
 from functools import partial
 from numbers import Integral
@@ -17,7 +18,7 @@ from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
-from transformers import AutoModel, PreTrainedConfig
+from transformers import AutoModel, PreTrainedConfig, PreTrainedModel
 
 
 VisionFeaturePooling = Literal["mean", "cls", "pooler", "grid"]
@@ -87,6 +88,21 @@ def vision_feature_size(vision_config: PreTrainedConfig, pooling: VisionFeatureP
             "nor `hidden_size`. Extract features yourself and pass `video_features`."
         )
     return channels * grid_size**2 if pooling == "grid" else channels
+
+
+def load_pretrained_backbone(name_or_path: str | os.PathLike) -> PreTrainedModel:
+    """`AutoModel.from_pretrained(name_or_path)`, with an error that names the backbone when it cannot be loaded.
+
+    Raises:
+        `ValueError`: if `name_or_path` is neither a folder nor a Hub id (reachable or cached) of a transformers model.
+    """
+    try:
+        return AutoModel.from_pretrained(name_or_path)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"Backbone {os.fspath(name_or_path)!r} is neither a local folder holding a transformers model (config.json "
+            f"and weights) nor a model id available offline: {str(error).splitlines()[0]}"
+        ) from error
 
 
 class FrameFeatureEncoder(nn.Module):

@@ -119,6 +119,14 @@ def test_a_vision_model_that_cannot_read_frames_is_refused_before_training(train
     assert error.startswith(f"hf-vidcap train: error: The vision model {trained} (S2VTForVideoCaptioning) cannot ")
     assert "encode 32x32 frames, the size the processor makes" in error and not (tmp_path / "run").exists()
 
+    missing = tmp_path / "resnett"  # a typo of a backbone folder
+    argv[argv.index(str(trained))] = str(missing)
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"hf-vidcap train: error: Backbone '{missing}' is neither a local folder") and (
+        error.count("\n") == 1
+    ), error
+
 
 @pytest.mark.parametrize(
     "options", [["--config-overrides", "hidden_size=4"], ["--num-frames", "8"], ["--min-word-count", "2"]]
