@@ -1,4 +1,6 @@
-"""Caption video files with a saved model: several beam-search candidates per video, with their scores.
+"""Caption video files with a saved model: several beam-search candidates per video, with their scores (the
+length-normalised log-probability beam search ranks them by; with `--num-beams 1`, the greedy caption's
+log-probability).
 
 python examples/caption_videos.py --model demo_output/model demo_output/clips/videos/clip_00390.mp4 ...
 """
@@ -18,6 +20,8 @@ def main() -> None:
     parser.add_argument("--num-beams", type=int, default=5)
     parser.add_argument("--num-candidates", type=int, default=3)
     args = parser.parse_args()
+    if not 1 <= args.num_candidates <= args.num_beams:
+        parser.error("--num-candidates must be between 1 and --num-beams: beam search keeps that many candidates.")
 
     processor = AutoProcessor.from_pretrained(args.model)
     model = AutoModel.from_pretrained(args.model).eval()
@@ -31,11 +35,15 @@ def main() -> None:
             return_dict_in_generate=True,
         )
     captions = processor.batch_decode(output.sequences, skip_special_tokens=True)
+    if args.num_beams > 1:
+        scores = output.sequences_scores
+    else:  # greedy search returns the scores of each step only
+        scores = model.compute_transition_scores(output.sequences, output.scores, normalize_logits=True).sum(dim=1)
     for index, video in enumerate(args.videos):
         print(video)
         for rank in range(args.num_candidates):
             row = index * args.num_candidates + rank
-            print(f"  {output.sequences_scores[row].item():7.3f}  {captions[row]}")
+            print(f"  {scores[row].item():7.3f}  {captions[row]}")
 
 
 if __name__ == "__main__":

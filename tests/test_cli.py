@@ -1,6 +1,7 @@
 """The `hf-vidcap` command: captions printed per video, user errors as one line and exit status 2."""
 
 import argparse
+import runpy
 import shutil
 import subprocess
 
@@ -143,3 +144,32 @@ def test_counts_and_sizes_below_one_are_usage_errors(argv, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("num_beams, num_candidates", [(3, 2), (1, 1)])
+def test_caption_videos_example_ranks_candidates_greedy_or_beam(
+    saved_model, tiny_clips, repo_root, monkeypatch, capsys, num_beams, num_candidates
+):
+    folder, model, processor = saved_model
+    videos = tiny_clips["test"]["video_path"][:2]
+    argv = ["caption_videos.py", *videos, "--model", str(folder), "--num-beams", str(num_beams),
+            "--num-candidates", str(num_candidates)]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    runpy.run_path(str(repo_root / "examples" / "caption_videos.py"), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == videos[0] and lines[1 + num_candidates] == videos[1]
+    scores = [float(line.split()[0]) for line in lines if line.startswith("  ")]
+    assert len(scores) == 2 * num_candidates and all(score <= 0 for score in scores)  # log-probabilities
+    if num_beams == 1:  # the greedy caption's log-probability, as the model gives it
+        inputs = processor(videos=videos[:1], return_tensors="pt")
+        ids = model.generate(**inputs, num_beams=1)
+        log_probs = model(**inputs, input_ids=ids[:, :-1]).logits.log_softmax(-1)
+        expected = log_probs.gather(2, ids[:, 1:, None]).sum().item()
+        assert scores[0] == pytest.approx(expected, abs=2e-3)
+
+
+def test_caption_videos_example_refuses_more_candidates_than_beams(saved_model, repo_root, monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["caption_videos.py", "a.mp4", "--model", str(saved_model[0]), "--num-beams", "2"])
+    with pytest.raises(SystemExit):
+        runpy.run_path(str(repo_root / "examples" / "caption_videos.py"), run_name="__main__")
+    assert "--num-candidates must be between 1 and --num-beams" in capsys.readouterr().err
