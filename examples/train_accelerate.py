@@ -12,8 +12,8 @@ once. The dataset holds precomputed `video_features` (as `hf-vidcap extract-feat
 
 (On a CPU-only machine `accelerate launch --cpu --num_processes 2` starts a single process: use `torchrun`, or
 `accelerate launch --multi_gpu --num_processes 2`.) The output folder ends with the model and processor
-(`save_pretrained`, for `hf-vidcap caption` and `hf-vidcap evaluate`), `predictions.json` (coco-caption results
-format) and `metrics.json`.
+(`save_pretrained`, for `hf-vidcap caption` and `hf-vidcap evaluate`) and, unless `--eval-split none`,
+`predictions.json` (coco-caption results format) and `metrics.json`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from hf_vidcap.training import (
     check_output_dir,
     find_checkpoint,
     format_metric_table,
+    select_eval_split,
     select_split,
     write_coco_predictions,
 )
@@ -48,7 +49,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataset_arguments(parser)
     parser.add_argument("--train-split", default="train")
-    parser.add_argument("--eval-split", default="validation", help="split captioned and scored after training")
+    parser.add_argument(
+        "--eval-split",
+        help="split captioned and scored after training: by default 'validation' if the dataset has clips there; "
+        "'none' for none",
+    )
     add_captioner_arguments(parser)
     parser.add_argument("--output-dir", required=True, help="checkpoints, then the trained model and its scores")
     parser.add_argument("--num-train-epochs", type=int, default=10)
@@ -57,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--per-device-eval-batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=0.0)
-    parser.add_argument("--lr-scheduler-type", type=SchedulerType, default="linear", choices=list(SchedulerType))
+    parser.add_argument(
+        "--lr-scheduler-type", default="linear", choices=[scheduler.value for scheduler in SchedulerType]
+    )
     parser.add_argument("--num-warmup-steps", type=int, default=0)
     parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
     parser.add_argument("--max-grad-norm", type=float, default=1.0, help="0 turns gradient clipping off")
@@ -105,6 +112,28 @@ class IndexedCollator(VideoCaptioningCollator):
         return batch
 
 
+def caption_split(
+    accelerator: Accelerator, captioner, processor, eval_loader: DataLoader, num_beams: int
+) -> tuple[list[str], list[int]]:
+    """One caption per row of the loader's dataset, in its order, each process captioning its share; and the row
+    indices the processes gathered (each exactly once)."""
+    eval_loader = accelerator.prepare(eval_loader)
+    generated, row_indices = [], []
+    for batch in eval_loader:
+        row_index = batch.pop("row_index")
+        with torch.inference_mode():
+            ids = captioner.generate(**batch, num_beams=num_beams)
+        ids = accelerator.pad_across_processes(ids, dim=1, pad_index=processor.tokenizer.pad_token_id)
+        ids, row_index = accelerator.gather_for_metrics((ids, row_index))
+        generated += processor.batch_decode(ids, skip_special_tokens=True)
+        row_indices += row_index.tolist()
+    num_rows = len(eval_loader.dataset)
+    if sorted(row_indices) != list(range(num_rows)):
+        raise RuntimeError(f"Gathered predictions for rows {sorted(row_indices)}, not each of {num_rows} once.")
+    captions = dict(zip(row_indices, generated))
+    return [captions[index] for index in range(num_rows)], row_indices
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     output_dir = Path(args.output_dir)
@@ -129,17 +158,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
-    eval_dataset = select_split(dataset, args.eval_split)
+    eval_split, eval_dataset = select_eval_split(dataset, args.eval_split)
     with accelerator.main_process_first():
         model, processor = captioner_from_args(args, train_dataset)
         check_dataset(train_dataset, model, args.train_split)
-        check_dataset(eval_dataset, model, args.eval_split)
+        if eval_dataset is not None:
+            check_dataset(eval_dataset, model, eval_split)
         if checkpoint is not None:
             check_checkpoint_fits(model, checkpoint)
         train_pairs = explode_captions(train_dataset)
-    eval_rows = eval_dataset.add_column("row_index", list(range(len(eval_dataset))))
-    if "video_features" in eval_rows.column_names:
-        eval_rows = eval_rows.with_format("numpy", columns=["video_features"], output_all_columns=True)
 
     max_length = model.config.max_caption_length
     # Only the precomputed inputs this model reads: a feature set made for G2L also holds clip and region features.
@@ -151,15 +178,10 @@ def main(argv: list[str] | None = None) -> dict:
         collate_fn=VideoCaptioningCollator(processor, max_length=max_length, feature_columns=feature_columns),
         generator=torch.Generator().manual_seed(args.seed),
     )
-    eval_loader = DataLoader(
-        eval_rows,
-        batch_size=args.per_device_eval_batch_size,
-        collate_fn=IndexedCollator(processor, feature_columns=feature_columns),
-    )
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=args.learning_rate, weight_decay=args.weight_decay
     )
-    model, optimizer, train_loader, eval_loader = accelerator.prepare(model, optimizer, train_loader, eval_loader)
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
     max_train_steps = args.max_train_steps or args.num_train_epochs * steps_per_epoch
     num_epochs = math.ceil(max_train_steps / steps_per_epoch)
@@ -222,38 +244,33 @@ def main(argv: list[str] | None = None) -> dict:
             if step >= max_train_steps:
                 break
 
-    accelerator.print(f"Captioning the {len(eval_dataset)} clips of {args.eval_split} with {args.num_beams} beams")
     captioner = accelerator.unwrap_model(model).eval()
-    generated, row_indices = [], []
-    for batch in eval_loader:
-        row_index = batch.pop("row_index")
-        with torch.inference_mode():
-            ids = captioner.generate(**batch, num_beams=args.num_beams)
-        ids = accelerator.pad_across_processes(ids, dim=1, pad_index=processor.tokenizer.pad_token_id)
-        ids, row_index = accelerator.gather_for_metrics((ids, row_index))
-        generated += processor.batch_decode(ids, skip_special_tokens=True)
-        row_indices += row_index.tolist()
-    captions = dict(zip(row_indices, generated))
-    if sorted(row_indices) != list(range(len(eval_dataset))):
-        raise RuntimeError(
-            f"Gathered predictions for rows {sorted(row_indices)}, not each of {len(eval_dataset)} once."
+    if eval_dataset is not None:
+        eval_loader = DataLoader(
+            eval_dataset.add_column("row_index", list(range(len(eval_dataset)))),
+            batch_size=args.per_device_eval_batch_size,
+            collate_fn=IndexedCollator(processor, feature_columns=feature_columns),
         )
-    predictions = [captions[index] for index in range(len(eval_dataset))]
-    metrics = compute_caption_metrics(
-        predictions, eval_dataset["captions"], meteor=args.meteor and accelerator.is_main_process
-    )
-    accelerator.log(
-        {f"eval_{name}": score for name, score in metrics.items() if score is not None}, step=max_train_steps
-    )
+        accelerator.print(f"Captioning the {len(eval_dataset)} clips of {eval_split} with {args.num_beams} beams")
+        predictions, row_indices = caption_split(accelerator, captioner, processor, eval_loader, args.num_beams)
+        metrics = compute_caption_metrics(
+            predictions, eval_dataset["captions"], meteor=args.meteor and accelerator.is_main_process
+        )
+        accelerator.log(
+            {f"eval_{name}": score for name, score in metrics.items() if score is not None}, step=max_train_steps
+        )
+    else:
+        predictions, row_indices, metrics = None, None, None
 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         captioner.save_pretrained(output_dir)
         processor.save_pretrained(output_dir)
-        write_coco_predictions(output_dir / "predictions.json", eval_dataset["video_id"], predictions)
-        results = {"split": args.eval_split, "num_clips": len(eval_dataset), "metrics": metrics}  # as `evaluate`
-        (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
-        accelerator.print(format_metric_table({args.eval_split: metrics}))
+        if eval_dataset is not None:
+            write_coco_predictions(output_dir / "predictions.json", eval_dataset["video_id"], predictions)
+            results = {"split": eval_split, "num_clips": len(eval_dataset), "metrics": metrics}  # as `evaluate`
+            (output_dir / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+            accelerator.print(format_metric_table({eval_split: metrics}))
     # Free the DDP wrapper while the process group is still registered. Were its reducer left holding the group's last
     # reference, freeing it after end_training() would destroy the group while holding the GIL, and a gloo thread still
     # freeing a gathered tensor (which needs the GIL) would hang the process at exit (seen with torch 2.13).

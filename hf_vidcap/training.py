@@ -2,9 +2,10 @@
 
 A captioning dataset is a `datasets.Dataset` with a `video_id`, reference `captions` (a list per clip) and either
 precomputed `video_features` (`Array2D(shape=(None, D))`, as `hf-vidcap extract-features` writes them) or a
-`video_path` (read through the processor, for a model with a vision backbone). [`select_split`] and
-[`check_output_dir`] come first (a split by name; an output folder that never overwrites a user's files), with
-[`find_checkpoint`] and [`check_checkpoint_fits`] for a run that resumes; then the pieces, in order:
+`video_path` (read through the processor, for a model with a vision backbone). [`select_split`],
+[`select_eval_split`] and [`check_output_dir`] come first (a split by name, the split to evaluate on, an output folder
+that never overwrites a user's files), with [`find_checkpoint`] and [`check_checkpoint_fits`] for a run that resumes;
+then the pieces, in order:
 
 1. [`build_processor`] makes a processor whose word vocabulary comes from the training captions; [`build_model`] makes
    any registered architecture from its name, sizes to fit the vocabulary and the features, and user overrides;
@@ -58,6 +59,13 @@ def select_split(dataset: DatasetDict, split: str) -> Dataset:
     if split not in dataset:
         raise ValueError(f"The dataset has no split {split!r}; its splits are: {', '.join(dataset)}.")
     return dataset[split]
+
+
+def select_eval_split(dataset: DatasetDict, split: str | None) -> tuple[str, Dataset | None]:
+    """The split a training run evaluates on, and its name: `split`, or by default `"validation"` when the dataset
+    has clips there; `"none"` (or, by default, no validation clips) for no evaluation, `("none", None)`."""
+    split = split or ("validation" if len(dataset.get("validation", ())) else "none")
+    return split, None if split == "none" else select_split(dataset, split)
 
 
 def check_output_dir(output_dir: str | os.PathLike, checkpoint: str | os.PathLike | None = None) -> None:

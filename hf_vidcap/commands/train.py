@@ -27,6 +27,7 @@ def train_command(args: argparse.Namespace) -> None:
         check_output_dir,
         find_checkpoint,
         format_metric_table,
+        select_eval_split,
         select_split,
     )
 
@@ -41,8 +42,7 @@ def train_command(args: argparse.Namespace) -> None:
     set_seed(args.seed)
     dataset = dataset_from_args(args)
     train_dataset = select_split(dataset, args.train_split)
-    eval_split = args.eval_split or ("validation" if len(dataset.get("validation", ())) else "none")
-    eval_dataset = None if eval_split == "none" else select_split(dataset, eval_split)
+    eval_split, eval_dataset = select_eval_split(dataset, args.eval_split)
     model, processor = captioner_from_args(args, train_dataset)
     training_args = Seq2SeqTrainingArguments(
         output_dir=args.output_dir,

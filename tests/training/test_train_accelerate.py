@@ -199,3 +199,17 @@ def test_a_tracker_that_is_not_installed_is_an_error_not_silence(example, featur
     with pytest.raises(ValueError, match=f"--report-to {missing}: {missing} is not installed"):
         run_example(example, train_args(feature_dataset_dir, tmp_path / "run", "--report-to", missing))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_without_an_evaluation_split_trains_and_saves(example, feature_dataset_dir, tmp_path, capsys):
+    argv = train_args(feature_dataset_dir, tmp_path / "run", "--eval-split", "none", "--num-train-epochs", "1",
+                      "--lr-scheduler-type", "cosine")  # fmt: skip
+    result = run_example(example, argv)
+    assert result["metrics"] is None and result["predictions"] is None
+    assert sorted(path.name for path in (tmp_path / "run").iterdir() if path.suffix == ".json") == [
+        "config.json", "generation_config.json", "processor_config.json", "tokenizer.json", "tokenizer_config.json"
+    ]  # fmt: skip
+    assert "Captioning the" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        run_example(example, ["--help"])
+    assert "{linear,cosine," in capsys.readouterr().out  # the values it takes, not SchedulerType.LINEAR

@@ -373,11 +373,31 @@ def test_seq2seq_example_resumes_the_latest_checkpoint(repo_root, feature_datase
 
 
 def test_seq2seq_example_trains_and_saves_a_loadable_model(repo_root, feature_dataset_dir, tmp_path, monkeypatch):
-    argv = ["train_seq2seq.py", "--dataset", str(feature_dataset_dir), "--model_type", "mean_pool",
-            "--config_overrides", "video_embedding_size=8,word_embedding_size=8,hidden_size=8,max_caption_length=4",
-            "--output_dir", str(tmp_path), "--max_steps", "2", "--per_device_train_batch_size", "8",
-            "--generation_num_beams", "1", "--report_to", "none", "--disable_tqdm", "true",
-            "--eval_strategy", "steps", "--eval_steps", "1"]  # fmt: skip  (as the docstring's, which sets do_eval)
+    argv = [
+        "train_seq2seq.py",
+        "--dataset",
+        str(feature_dataset_dir),
+        "--model_type",
+        "mean_pool",
+        "--config_overrides",
+        "video_embedding_size=8,word_embedding_size=8,hidden_size=8,max_caption_length=4",
+        "--output_dir",
+        str(tmp_path),
+        "--max_steps",
+        "2",
+        "--per_device_train_batch_size",
+        "8",
+        "--generation_num_beams",
+        "1",
+        "--report_to",
+        "none",
+        "--disable_tqdm",
+        "true",
+        "--eval_strategy",
+        "steps",
+        "--eval_steps",
+        "1",
+    ]  # fmt: skip  (as the docstring's, which sets do_eval)
     monkeypatch.setattr("sys.argv", argv)
     runpy.run_path(str(repo_root / "examples" / "train_seq2seq.py"), run_name="__main__")
     assert AutoModel.from_pretrained(tmp_path).config.model_type == "vidcap_mean_pool"
