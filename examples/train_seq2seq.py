@@ -52,6 +52,9 @@ class CaptioningArguments:
     num_frames: int | None = field(default=None, metadata={"help": "frames per video of a new processor (16)"})
     frame_size: int | None = field(default=None, metadata={"help": "frame side of a new processor (112)"})
     min_word_count: int = field(default=1, metadata={"help": "words seen fewer times in training map to <unk>"})
+    keep_vocabulary: bool = field(
+        default=False, metadata={"help": "fine-tuning: read new caption words as <unk> instead of adding them"}
+    )
     train_split: str = field(default="train")
     eval_split: str | None = field(default="validation", metadata={"help": "split scored during and after training"})
     test_split: str = field(default="test", metadata={"help": "split scored by --do_predict"})
@@ -98,6 +101,7 @@ def main() -> None:
             ),
             min_word_count=captioning_args.min_word_count,
             features_info=features_info,
+            extend_vocabulary=not captioning_args.keep_vocabulary,
         )
     else:
         model, processor = load_captioner(captioning_args.model_name_or_path)

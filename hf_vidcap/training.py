@@ -48,7 +48,12 @@ from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_stati
 from .hub import create_model_card
 from .metrics import METRIC_NAMES, compute_caption_metrics
 from .modeling import VideoCaptioningPreTrainedModel, VideoStream, get_architecture
-from .processing import VideoCaptioningFeatureExtractor, VideoCaptioningProcessor, normalize_caption
+from .processing import (
+    VideoCaptioningFeatureExtractor,
+    VideoCaptioningProcessor,
+    extend_word_tokenizer,
+    normalize_caption,
+)
 
 
 logger = logging.get_logger(__name__)
@@ -347,6 +352,7 @@ def load_or_build_captioner(
     min_word_count: int = 1,
     max_vocab_size: int | None = None,
     features_info: VideoFeaturesInfo | None = None,
+    extend_vocabulary: bool = True,
 ) -> tuple[VideoCaptioningPreTrainedModel, VideoCaptioningProcessor]:
     """The model and processor to train on `train_dataset`: a saved one to fine-tune, or a new one.
 
@@ -363,11 +369,16 @@ def load_or_build_captioner(
         config_overrides (`str`, *optional*): config fields of a new model, `"field=value,..."`.
         vision_model (`str` or `os.PathLike`, *optional*): vision backbone of a new model (see [`build_model`]).
         feature_extractor ([`VideoCaptioningFeatureExtractor`], *optional*): frame preprocessing of a new processor.
-        min_word_count (`int`, *optional*, defaults to 1): words seen fewer times in training map to `<unk>`.
+        min_word_count (`int`, *optional*, defaults to 1): words seen fewer times in training map to `<unk>` (in a new
+            vocabulary, or added to a saved one).
         max_vocab_size (`int`, *optional*): largest vocabulary of a new processor.
         features_info ([`~hf_vidcap.data.VideoFeaturesInfo`], *optional*): how the dataset's features were extracted
             ([`features_info_of`] a folder written by `hf-vidcap extract-features`); `vision_model` and
             `feature_extractor`, when given, take precedence.
+        extend_vocabulary (`bool`, *optional*, defaults to `True`): when fine-tuning, add the words of the training
+            captions the saved vocabulary lacks (the model's word embeddings and output layer grow, the known words keep
+            theirs; see [`~hf_vidcap.processing.extend_word_tokenizer`]); with `False` they are read as `<unk>`, and a
+            model fine-tuned on many of them learns to say `<unk>`, which decodes to nothing.
     """
     if (model_type is None) == (model_name_or_path is None):
         raise ValueError("Pass exactly one of a model type (a new model) or a saved model folder (to fine-tune).")
@@ -375,18 +386,24 @@ def load_or_build_captioner(
         if config_overrides or vision_model:
             raise ValueError("Config overrides and a vision model apply to a new model, not to a saved one.")
         model, processor = load_captioner(model_name_or_path)
+        captions = training_captions(train_dataset)
+        if extend_vocabulary:
+            tokenizer, added = extend_word_tokenizer(processor.tokenizer, captions, min_word_count)
+            if added:
+                processor = VideoCaptioningProcessor(processor.feature_extractor, tokenizer)
+                model.resize_token_embeddings(len(tokenizer))
+                logger.warning(
+                    f"Added {len(added)} words of the training captions to the vocabulary of {model_name_or_path} "
+                    f"(now {len(tokenizer)} tokens; most frequent: {', '.join(added[:5])}): they start untrained."
+                )
+            return model, processor
         vocabulary = processor.tokenizer.get_vocab()
-        new_words = Counter(
-            word
-            for caption in training_captions(train_dataset)
-            for word in normalize_caption(caption).split()
-            if word not in vocabulary
-        )
-        if new_words:
+        unknown = Counter(word for caption in captions for word in normalize_caption(caption).split())
+        unknown = Counter({word: count for word, count in unknown.items() if word not in vocabulary})
+        if unknown:
             logger.warning(
-                f"{len(new_words)} words of the training captions are not in the vocabulary of {model_name_or_path} "
-                f"and are read as <unk> (most frequent: {', '.join(word for word, _ in new_words.most_common(5))}); "
-                "a new model (model_type) learns a vocabulary from them."
+                f"{len(unknown)} words of the training captions are not in the vocabulary of {model_name_or_path} "
+                f"and are read as <unk> (most frequent: {', '.join(word for word, _ in unknown.most_common(5))})."
             )
         return model, processor
     backbone = {}

@@ -2,7 +2,8 @@
 
 Either `--model-type NAME` builds a new model of a registered architecture (sizes from `--config-overrides`, a
 vocabulary from the training captions, the feature size from the dataset or from `--vision-model`), or `--model DIR`
-fine-tunes a saved model with its own processor.
+fine-tunes a saved model with its own processor (its vocabulary grown with the new words of the training captions,
+unless `--keep-vocabulary`).
 """
 
 from __future__ import annotations
@@ -36,9 +37,17 @@ def add_captioner_arguments(parser: argparse.ArgumentParser) -> None:
         help="side of the square frames of a new processor (default: the extraction's, or 112)",
     )
     group.add_argument(
-        "--min-word-count", type=int, help="words seen fewer times in training map to <unk> in a new vocabulary (1)"
+        "--min-word-count",
+        type=int,
+        help="words seen fewer times in training map to <unk>: in a new vocabulary, or added to a saved one (1)",
     )
     group.add_argument("--max-vocab-size", type=int, help="largest vocabulary, special tokens included")
+    group.add_argument(
+        "--keep-vocabulary",
+        action="store_true",
+        help="with --model: keep the saved vocabulary, reading new words of the training captions as <unk> (by "
+        "default they are added, and the model's word embeddings grow)",
+    )
 
 
 def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
@@ -54,7 +63,6 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         "--vision-model": args.vision_model,
         "--num-frames": args.num_frames,
         "--frame-size": args.frame_size,
-        "--min-word-count": args.min_word_count,
         "--max-vocab-size": args.max_vocab_size,
     }
     if args.model is not None and any(new_model_options.values()):
@@ -62,6 +70,8 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         raise InvalidInputError(
             f"{given} shape a new model and processor (--model-type), not the saved ones in --model {args.model}."
         )
+    if args.model is None and args.keep_vocabulary:
+        raise InvalidInputError("--keep-vocabulary keeps the vocabulary of a saved model: it needs --model.")
     features_info = features_info_of(args.dataset)
     return load_or_build_captioner(
         train_dataset,
@@ -73,4 +83,5 @@ def captioner_from_args(args: argparse.Namespace, train_dataset) -> tuple:
         min_word_count=1 if args.min_word_count is None else args.min_word_count,
         max_vocab_size=args.max_vocab_size,
         features_info=features_info,
+        extend_vocabulary=not args.keep_vocabulary,
     )

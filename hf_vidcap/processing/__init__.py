@@ -9,7 +9,7 @@ from transformers import AutoFeatureExtractor, AutoProcessor
 
 from .feature_extraction import VideoCaptioningFeatureExtractor
 from .processing import VideoCaptioningProcessor
-from .tokenization import SPECIAL_TOKENS, build_word_tokenizer, normalize_caption
+from .tokenization import SPECIAL_TOKENS, build_word_tokenizer, extend_word_tokenizer, normalize_caption
 from .video_io import InvalidVideoError, load_video, sample_frames
 
 
@@ -38,6 +38,7 @@ __all__ = [
     "VideoCaptioningFeatureExtractor",
     "VideoCaptioningProcessor",
     "build_word_tokenizer",
+    "extend_word_tokenizer",
     "load_video",
     "normalize_caption",
     "register_processing_auto_classes",

@@ -129,13 +129,20 @@ def test_a_vision_model_that_cannot_read_frames_is_refused_before_training(train
 
 
 @pytest.mark.parametrize(
-    "options", [["--config-overrides", "hidden_size=4"], ["--num-frames", "8"], ["--min-word-count", "2"]]
+    "options", [["--config-overrides", "hidden_size=4"], ["--num-frames", "8"], ["--max-vocab-size", "20"]]
 )
 def test_options_of_a_new_model_are_refused_when_fine_tuning(options, trained, feature_dataset_dir, tmp_path, capsys):
     """They would be ignored: the saved model and processor keep their own."""
     assert main(train_argv(feature_dataset_dir, tmp_path / "run", "--model", str(trained), *options)) == 2
     error = capsys.readouterr().err.splitlines()[-1]
     assert f"error: {options[0]} shape a new model and processor (--model-type), not the saved ones" in error
+
+
+def test_keeping_the_vocabulary_needs_a_saved_model(feature_dataset_dir, tmp_path, capsys):
+    argv = train_argv(feature_dataset_dir, tmp_path / "run", "--model-type", "s2vt", "--keep-vocabulary")
+    assert main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith("--keep-vocabulary keeps the vocabulary of a saved "
+                                                           "model: it needs --model.")  # fmt: skip
 
 
 def test_resuming_with_other_model_sizes_is_one_line(trained, feature_dataset_dir, tmp_path, capsys):

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from datasets import Dataset, load_from_disk
 from huggingface_hub import ModelCard
-from transformers import AutoModel, EvalPrediction, Seq2SeqTrainingArguments
+from transformers import AutoModel, AutoProcessor, EvalPrediction, Seq2SeqTrainingArguments
 
 from hf_vidcap.metrics import compute_caption_metrics
 from hf_vidcap.modeling import ARCHITECTURES
@@ -81,19 +82,35 @@ def test_frame_options_change_only_their_own_settings_of_the_extractions_preproc
     assert frame_preprocessing(num_frames=8).size == VideoCaptioningFeatureExtractor().size  # no extraction: defaults
 
 
-def test_fine_tuning_on_words_the_saved_vocabulary_lacks_says_so(tmp_path, caplog):
+def test_fine_tuning_adds_the_words_the_saved_vocabulary_lacks(tmp_path, caplog):
+    """Read as <unk>, they taught the model to say <unk>, which decodes to an empty caption."""
     old = Dataset.from_dict({"video_id": ["a"], "captions": [["a red ball rolls"]], "video_features": [[[0.0] * 4]]})
     processor = build_processor(old)
     model = build_model("mean_pool", len(processor.tokenizer), 4, config_overrides={"hidden_size": 8})
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
-    new = old.remove_columns("captions").add_column("captions", [["a purple cube rolls", "a purple ball"]])
+    new = old.remove_columns("captions").add_column("captions", [["a purple cube rolls", "a cube ball"]])
+
     with caplog.at_level(logging.WARNING):
-        load_or_build_captioner(new, model_name_or_path=tmp_path)
-    assert f"2 words of the training captions are not in the vocabulary of {tmp_path} and are read as <unk> " in (
-        caplog.text
-    )
-    assert "(most frequent: purple, cube)" in caplog.text
+        tuned, tuned_processor = load_or_build_captioner(new, model_name_or_path=tmp_path)
+    assert f"Added 2 words of the training captions to the vocabulary of {tmp_path} (now 10 tokens; most frequent: " \
+           "cube, purple)" in caplog.text  # fmt: skip
+    tokenizer = tuned_processor.tokenizer
+    assert len(tokenizer) == tuned.config.vocab_size == 10 and tuned.get_output_embeddings().out_features == 10
+    assert tokenizer.get_vocab() == {**processor.tokenizer.get_vocab(), "cube": 8, "purple": 9}  # the old ids kept
+    assert tuned_processor.batch_decode([[1, 4, 9, 8, 2]], skip_special_tokens=True) == ["a purple cube"]
+    tuned_processor.save_pretrained(tmp_path / "tuned")
+    assert AutoProcessor.from_pretrained(tmp_path / "tuned").tokenizer.get_vocab() == tokenizer.get_vocab()
+    old_rows = model.get_input_embeddings().weight
+    assert torch.equal(tuned.get_input_embeddings().weight[: len(old_rows)], old_rows)  # what it learned stays
+    assert load_or_build_captioner(new, model_name_or_path=tmp_path, min_word_count=2)[0].config.vocab_size == 9
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        kept, kept_processor = load_or_build_captioner(new, model_name_or_path=tmp_path, extend_vocabulary=False)
+    assert kept.config.vocab_size == len(kept_processor.tokenizer) == 8
+    assert f"2 words of the training captions are not in the vocabulary of {tmp_path} and are read as <unk> " \
+           "(most frequent: cube, purple)" in caplog.text  # fmt: skip
 
 
 def test_processor_vocabulary_comes_from_every_training_caption():
