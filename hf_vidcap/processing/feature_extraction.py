@@ -5,6 +5,7 @@ Built on `FeatureExtractionMixin` rather than `BaseVideoProcessor`, which needs 
 """
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -212,7 +213,8 @@ def _as_video_list(videos: VideoInput | list[VideoInput]) -> list[VideoInput]:
     """Turns the accepted forms of `videos` into a list of single videos."""
     if isinstance(videos, (np.ndarray, torch.Tensor)) and videos.ndim == 5:
         return list(videos)
-    if not isinstance(videos, (list, tuple)):
+    # Any sequence of videos: a list, or a `datasets` column (`dataset["video_path"]`, a lazy `Column` in datasets 5).
+    if isinstance(videos, (str, bytes, os.PathLike, np.ndarray, torch.Tensor)) or not isinstance(videos, Sequence):
         return [videos]
     if not videos:
         raise ValueError("`videos` is an empty list.")

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from datasets import Dataset
 from transformers import AutoProcessor
 
 from hf_vidcap.processing import (
@@ -48,6 +49,15 @@ def test_videos_and_text(processor, videos):
     assert batch["labels"].dtype == torch.int64
     assert batch["labels"].tolist() == [first + [eos], second + [eos] + [-100] * 3]
     assert processor.tokenizer.bos_token_id not in batch["labels"]
+
+
+def test_a_dataset_column_of_videos_is_a_batch(processor, videos):
+    """`dataset["video_path"]` is a lazy `Column` in datasets 5: a sequence of videos, not one video."""
+    dataset = Dataset.from_dict({"video_path": [str(videos["counter"]), str(videos["short"])]})
+    batch = processor(videos=dataset["video_path"], return_tensors="pt")
+    expected = processor(videos=list(dataset["video_path"]), return_tensors="pt")
+    assert batch["video_attention_mask"].tolist() == [[1] * 8, [1] * 5 + [0] * 3]
+    assert torch.equal(batch["pixel_values_videos"], expected["pixel_values_videos"])
 
 
 def test_labels_truncation_keeps_eos(processor):
