@@ -60,7 +60,7 @@ def test_extracts_the_chosen_splits_into_a_saved_dataset_dict(extracted, tiny_cl
 
 def test_errors_are_one_line_and_leave_files_alone(arguments, extracted, tmp_path, capsys):
     before = sorted(path.relative_to(extracted) for path in extracted.rglob("*"))
-    other_settings = [*arguments, "--grid-size", "1", "--output", str(extracted)]
+    other_settings = [*arguments, "--grid-size", "3", "--output", str(extracted)]
     assert main(other_settings) == 2
     error = capsys.readouterr().err
     assert error.startswith("hf-vidcap extract-features: error: ") and error.count("\n") == 1

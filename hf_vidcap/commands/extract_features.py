@@ -147,7 +147,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     extract.add_argument("--pooling", choices=("mean", "cls", "pooler", "grid"), default="mean", help="frame pooling")
     extract.add_argument(
-        "--grid-size", type=positive_int, default=1, help="side of the spatial grid kept by --pooling grid"
+        "--grid-size", type=positive_int, default=1, help="side of the spatial grid kept by --pooling grid (2 or more)"
     )
     streams = extract.add_argument_group(
         "clip and region features (the extra streams of G2L)",

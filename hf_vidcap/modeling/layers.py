@@ -66,6 +66,11 @@ def check_vision_pooling(pooling: str, grid_size: int, prefix: str = "") -> None
     if pooling not in get_args(VisionFeaturePooling):
         raise ValueError(f"`{prefix}pooling` must be one of {get_args(VisionFeaturePooling)}, got {pooling!r}.")
     check_positive_int(f"{prefix}grid_size", grid_size)
+    if pooling == "grid" and grid_size == 1:  # the default grid size: a layout that was asked for would be lost
+        raise ValueError(
+            f"`{prefix}pooling='grid'` with `{prefix}grid_size=1` is one cell, the 'mean' pooling: give a grid side of "
+            "2 or more to keep a coarse spatial layout, or pool by 'mean'."
+        )
 
 
 def vision_feature_size(vision_config: PreTrainedConfig, pooling: VisionFeaturePooling, grid_size: int) -> int:

@@ -384,6 +384,7 @@ class VideoCaptioningModelTesterMixin:
             ("vocab_size", 2.5, r"`vocab_size` must be a positive integer, got 2.5"),
             ("pad_token_id", -1, rf"`pad_token_id` is -1, outside the vocabulary of `vocab_size={VOCAB_SIZE}`"),
             ("eos_token_id", VOCAB_SIZE, rf"`eos_token_id` is {VOCAB_SIZE}, outside the vocabulary"),
+            ("vision_feature_pooling", "grid", r"with `vision_feature_grid_size=1` is one cell, the 'mean' pooling"),
         ],
     )
     def test_bad_config_values_are_named_when_the_config_is_made(self, field, value, message):
