@@ -384,12 +384,16 @@ class VideoCaptioningModelTesterMixin:
             ("vocab_size", 2.5, r"`vocab_size` must be a positive integer, got 2.5"),
             ("pad_token_id", -1, rf"`pad_token_id` is -1, outside the vocabulary of `vocab_size={VOCAB_SIZE}`"),
             ("eos_token_id", VOCAB_SIZE, rf"`eos_token_id` is {VOCAB_SIZE}, outside the vocabulary"),
-            ("vision_feature_pooling", "grid", r"with `vision_feature_grid_size=1` is one cell, the 'mean' pooling"),
         ],
     )
     def test_bad_config_values_are_named_when_the_config_is_made(self, field, value, message):
         with pytest.raises(ValueError, match=message):
             self.model_class.config_class(**{**self.tiny_config_kwargs(), field: value})
+        if field == "vision_feature_pooling":  # and 'grid' with a grid of one cell, which is 'mean' pooling
+            with pytest.raises(ValueError, match=r"`vision_feature_grid_size=1` is one cell, the 'mean' pooling"):
+                self.model_class.config_class(
+                    **{**self.tiny_config_kwargs(), field: "grid", "vision_feature_grid_size": 1}
+                )
 
     def test_bad_word_inputs_raise_clear_errors(self):
         """Word inputs that do not fit the videos are named before any recurrent kernel sees them (a raw LSTM call
