@@ -33,11 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.handler(args)
     # hf_vidcap.InvalidVideoError is a ValueError; OSError covers paths that exist, are missing, cannot be written...
     except (ValueError, OSError) as error:
-        for bar in list(tqdm._instances):  # closed, so that the error starts a line of its own, not a bar's
-            bar.close()
+        _close_progress_bars()
         print(f"hf-vidcap {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: a line, not the traceback of wherever it landed
+        _close_progress_bars()
+        print(f"hf-vidcap {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
+
+
+def _close_progress_bars() -> None:
+    """Close the progress bars still drawn, so that a last message starts a line of its own, not the end of a bar's."""
+    for bar in list(tqdm._instances):
+        bar.close()
 
 
 __all__ = ["InvalidInputError", "build_parser", "main"]

@@ -1,6 +1,7 @@
 """The `hf-vidcap` command: captions printed per video, user errors as one line and exit status 2."""
 
 import argparse
+import re
 import runpy
 import shutil
 import subprocess
@@ -136,14 +137,30 @@ def test_console_script_is_installed():
         ["evaluate", "--model", "m", "--dataset", "d", "--batch-size", "0"],
         ["train", "--dataset", "d", "--output-dir", "o", "--per-device-train-batch-size", "-1"],
         ["extract-features", "--dataset", "d", "--output", "o", "--vision-model", "v", "--chunk-size", "0"],
+        ["demo", "--num-clips", "-1"],
+        ["demo", "--epochs", "0"],
     ],
 )
 def test_counts_and_sizes_below_one_are_usage_errors(argv, capsys):
-    """A beam count or batch size of 0 failed deep inside (a ZeroDivisionError, or after the training steps had run)."""
+    """A beam count or batch size of 0 failed deep inside (a ZeroDivisionError, or after the training steps had run);
+    the demo rendered -1 clips, or trained 0 epochs and scored the untrained model."""
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    assert "must be at least 1" in capsys.readouterr().err.splitlines()[-1]
+    assert re.search(r"must be (at least 1|above 0)", capsys.readouterr().err.splitlines()[-1])
+
+
+def test_ctrl_c_is_one_line_and_exit_status_130(monkeypatch, capsys):
+    def interrupted(args):
+        bar = tqdm(total=4)
+        bar.update(1)
+        raise KeyboardInterrupt
+
+    parser = build_parser()
+    monkeypatch.setattr("hf_vidcap.cli.build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(command="train", handler=interrupted))
+    assert main(["train"]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "hf-vidcap train: interrupted"
 
 
 @pytest.mark.parametrize("num_beams, num_candidates", [(3, 2), (1, 1)])

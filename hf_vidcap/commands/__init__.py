@@ -24,6 +24,19 @@ def positive_int(value: str) -> int:
     return number
 
 
+def positive_float(value: str) -> float:
+    """An `argparse` type: a number above 0 (epochs, a rate), rejected with argparse's usage error."""
+    import argparse
+
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid float value: {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return number
+
+
 COMMANDS: list[str] = [
     "caption",
     "demo",

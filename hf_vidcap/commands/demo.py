@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import positive_float, positive_int
+
 
 def demo_command(args: argparse.Namespace) -> None:
     from ..demo import DemoArguments, run_demo
@@ -30,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     demo = commands.add_parser("demo", help="render clips, train, score, save and reload a captioner")
     demo.add_argument("--output", default=defaults.output_dir, help="output folder (new, empty, or a previous demo's)")
     demo.add_argument("--model", default=defaults.model, help="architecture to train (s2vt, mean_pool, ...)")
-    demo.add_argument("--num-clips", type=int, default=defaults.num_clips, help="clips to render")
-    demo.add_argument("--epochs", type=float, default=defaults.epochs, help="training epochs")
+    demo.add_argument("--num-clips", type=positive_int, default=defaults.num_clips, help="clips to render")
+    demo.add_argument("--epochs", type=positive_float, default=defaults.epochs, help="training epochs")
     demo.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     demo.set_defaults(handler=demo_command)
