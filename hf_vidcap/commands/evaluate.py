@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 from . import InvalidInputError, positive_int
@@ -39,8 +40,15 @@ def evaluate_command(args: argparse.Namespace) -> None:
             raise InvalidInputError(f"{flag} {path} is a folder; pass a file path.")
         if Path(path).exists() and not args.overwrite:
             raise InvalidInputError(f"{flag} {path} already exists; pass another file, or --overwrite to replace it.")
-        if not Path(path).absolute().parent.is_dir():
-            raise InvalidInputError(f"{flag} {path}: the folder {Path(path).absolute().parent} does not exist.")
+        folder = Path(path).absolute().parent
+        if not folder.is_dir():
+            raise InvalidInputError(f"{flag} {path}: the folder {folder} does not exist.")
+        try:  # before the split is captioned: a file that cannot be written would lose that work
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as error:
+            raise InvalidInputError(
+                f"{flag} {path}: the folder {folder} cannot be written ({error.strerror})."
+            ) from None
     if len(outputs) == 2 and Path(outputs[0][1]).resolve() == Path(outputs[1][1]).resolve():
         raise InvalidInputError(
             f"--predictions-file and --metrics-file are the same file, {outputs[0][1]}: the metrics would overwrite "

@@ -121,6 +121,7 @@ def test_existing_output_files_are_kept(saved_model, feature_dataset_dir, tmp_pa
         ("other feature size", "The test split's video_features have 8 values per frame but the model expects 16"),
         ("no dataset", "missing: no such file or folder"),
         (["--predictions-file", "nowhere/p.json"], "--predictions-file nowhere/p.json: the folder"),
+        (["--metrics-file", "/proc/m.json"], "--metrics-file /proc/m.json: the folder /proc cannot be written"),
         (
             ["--predictions-file", "./same.json", "--metrics-file", "same.json", "--overwrite"],
             "--predictions-file and --metrics-file are the same file",
