@@ -206,7 +206,7 @@ def training_captions(dataset: Dataset, split: str = "training") -> list[str]:
     if "captions" not in dataset.column_names:
         raise ValueError(
             f"The {split} split has no `captions` column (columns: {', '.join(dataset.column_names)}): "
-            "training needs reference captions."
+            "training and scoring need reference captions."
         )
     captions = [caption for clip_captions in dataset["captions"] for caption in clip_captions]
     if not captions:
