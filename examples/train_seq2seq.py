@@ -30,6 +30,7 @@ from hf_vidcap.data import load_captioning_dataset
 from hf_vidcap.training import (
     build_seq2seq_trainer,
     check_checkpoint_fits,
+    check_features_match,
     check_output_dir,
     features_info_of,
     find_checkpoint,
@@ -105,6 +106,7 @@ def main() -> None:
         )
     else:
         model, processor = load_captioner(captioning_args.model_name_or_path)
+        check_features_match(model, features_info_of(captioning_args.dataset), captioning_args.dataset)
     if checkpoint is not None:
         check_checkpoint_fits(model, checkpoint)
     trainer = build_seq2seq_trainer(

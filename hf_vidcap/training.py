@@ -44,7 +44,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, PredictionOutput
 from transformers.utils import SAFE_WEIGHTS_NAME, logging
 
 from .data.collator import VideoCaptioningCollator, explode_captions
-from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics
+from .data.features import SETTINGS_FILE, VideoFeaturesInfo, video_feature_statistics, weights_sha256
 from .hub import create_model_card
 from .metrics import METRIC_NAMES, compute_caption_metrics
 from .modeling import VideoCaptioningPreTrainedModel, VideoStream, get_architecture
@@ -320,6 +320,48 @@ def features_info_of(dataset_path: str | os.PathLike) -> VideoFeaturesInfo | Non
     return VideoFeaturesInfo.load(dataset_path) if (Path(dataset_path) / SETTINGS_FILE).is_file() else None
 
 
+def check_features_match(
+    model: VideoCaptioningPreTrainedModel, features_info: VideoFeaturesInfo | None, dataset: str | os.PathLike
+) -> None:
+    """Refuse features extracted by another backbone, or pooled otherwise, than the model computes them from video
+    files: trained or scored on them, it would caption videos from features it never saw (two ResNets of equal width
+    give features of equal size, so the sizes alone do not tell). Not checked: a model without a vision backbone, a
+    record without weight digests, a model not in float32 (its digest differs by the dtype alone).
+
+    Args:
+        model ([`VideoCaptioningPreTrainedModel`]): the captioner to train or score.
+        features_info ([`~hf_vidcap.data.VideoFeaturesInfo`], *optional*): how the dataset's features were extracted
+            ([`features_info_of`]); `None` checks nothing.
+        dataset (`str` or `os.PathLike`): the dataset's folder, for the message.
+
+    Raises:
+        `ValueError`: naming the dataset and the backbone that differs.
+    """
+    if features_info is None or model.vision_model is None or model.dtype != torch.float32:
+        return
+    config = model.config
+    if (config.vision_feature_pooling, config.vision_feature_grid_size) != (
+        features_info.vision_feature_pooling,
+        features_info.vision_feature_grid_size,
+    ):
+        raise ValueError(
+            f"The features of {dataset} were pooled by {features_info.vision_feature_pooling!r} (grid "
+            f"{features_info.vision_feature_grid_size}), the model pools its backbone's output by "
+            f"{config.vision_feature_pooling!r} (grid {config.vision_feature_grid_size}): it would learn from, or be "
+            "scored on, features it does not compute from video files."
+        )
+    backbones = [("frame backbone", model.vision_model, features_info.backbone_weights_sha256)]
+    if getattr(model, "clip_model", None) is not None:
+        backbones.append(("clip video model", model.clip_model, features_info.clip_backbone_weights_sha256))
+    for name, encoder, recorded in backbones:
+        if recorded is not None and weights_sha256(encoder.backbone) != recorded:
+            raise ValueError(
+                f"The features of {dataset} were extracted by another {name} than the one inside the model: it would "
+                "learn from, or be scored on, features it does not compute from video files. Extract them with the "
+                f"model's {name}, or train on the videos."
+            )
+
+
 def frame_preprocessing(
     num_frames: int | None = None, frame_size: int | None = None, features_info: VideoFeaturesInfo | None = None
 ) -> VideoCaptioningFeatureExtractor | None:
@@ -386,6 +428,7 @@ def load_or_build_captioner(
         if config_overrides or vision_model:
             raise ValueError("Config overrides and a vision model apply to a new model, not to a saved one.")
         model, processor = load_captioner(model_name_or_path)
+        check_features_match(model, features_info, "the training set")
         captions = training_captions(train_dataset)
         if extend_vocabulary:
             tokenizer, added = extend_word_tokenizer(processor.tokenizer, captions, min_word_count)
@@ -430,6 +473,7 @@ def load_or_build_captioner(
         )
     if model.vision_model is not None:
         _check_reads_frames(model, processor.feature_extractor, vision_model)
+        check_features_match(model, features_info, "the training set")
     if model.config.standardize_video_features and "video_features" in train_dataset.column_names:
         set_feature_statistics(model, train_dataset)
     return model, processor

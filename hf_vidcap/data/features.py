@@ -180,6 +180,9 @@ class VideoFeaturesInfo:
         region_grid_size (`int`, *optional*): side of the grid of `region_features` (`None` without them).
         region_frame_stride (`int`, *optional*): region features are read on one frame in every this many.
         region_feature_size (`int`, *optional*): the length of one region's feature vector.
+        backbone_weights_sha256 (`str`, *optional*): [`weights_sha256`] of the backbone (`None` in a record that does not
+            hold it).
+        clip_backbone_weights_sha256 (`str`, *optional*): likewise for the video model of `clip_features`.
     """
 
     backbone_path: Path
@@ -196,6 +199,8 @@ class VideoFeaturesInfo:
     region_grid_size: int | None = None
     region_frame_stride: int | None = None
     region_feature_size: int | None = None
+    backbone_weights_sha256: str | None = None
+    clip_backbone_weights_sha256: str | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> VideoFeaturesInfo:
@@ -219,6 +224,8 @@ class VideoFeaturesInfo:
             region_grid_size=settings.get("region_grid_size"),
             region_frame_stride=settings.get("region_frame_stride"),
             region_feature_size=settings.get("region_feature_size"),
+            backbone_weights_sha256=settings.get("backbone_weights_sha256"),
+            clip_backbone_weights_sha256=settings.get("clip_backbone_weights_sha256"),
         )
 
 
@@ -354,7 +361,7 @@ class _StreamEncoders:
         """What determines the extra streams, for the saved settings (all `None` without them)."""
         return {
             "clip_backbone_model_type": self.clips.backbone.config.model_type if self.clips else None,
-            "clip_backbone_weights_sha256": _weights_sha256(self.clips.backbone) if self.clips else None,
+            "clip_backbone_weights_sha256": weights_sha256(self.clips.backbone) if self.clips else None,
             "clip_num_frames": self.clips.clip_num_frames if self.clips else None,
             "clip_feature_size": self.clips.output_size if self.clips else None,
             "region_grid_size": self.region_grid_size,
@@ -636,7 +643,7 @@ def _settings(
     settings = {
         "format_version": _FORMAT_VERSION,
         "backbone_model_type": encoders.frames.backbone.config.model_type,
-        "backbone_weights_sha256": _weights_sha256(encoders.frames.backbone),
+        "backbone_weights_sha256": weights_sha256(encoders.frames.backbone),
         "vision_feature_pooling": encoders.frames.pooling,
         "vision_feature_grid_size": encoders.frames.grid_size,
         "video_feature_size": encoders.frames.output_size,
@@ -650,7 +657,8 @@ def _settings(
     return json.loads(json.dumps(settings))
 
 
-def _weights_sha256(module: torch.nn.Module) -> str:
+def weights_sha256(module: torch.nn.Module) -> str:
+    """A digest of the weights of `module` (names and bytes), recorded with the features a backbone extracted."""
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())

@@ -187,6 +187,32 @@ def test_features_from_extract_features_train_a_model_that_captions_videos(tiny_
     capsys.readouterr()
     assert main(["caption", row["video_path"], "--model", str(tmp_path / "run"), "--num-beams", "1"]) == 0
 
+    # Features of another ResNet of the same width (as ResNet-50 and ResNet-101 both give 2048 values) would teach, or
+    # score, the model on features it does not compute from video files: refused, by the weights' digest.
+    torch.manual_seed(1)
+    other = load_frame_encoder(TINY_RESNET, pooling="grid", grid_size=2)
+    extract_video_features_to_disk(tiny_clips, tmp_path / "other", other, feature_extractor)
+    other.backbone.save_pretrained(tmp_path / "other-resnet")
+    refusals = [
+        ["train", "--dataset", str(tmp_path / "other"), "--output-dir", str(tmp_path / "tuned"), "--model",
+         str(tmp_path / "run"), "--max-steps", "1", "--eval-split", "none"],
+        ["evaluate", "--model", str(tmp_path / "run"), "--dataset", str(tmp_path / "other"), "--no-meteor"],
+        ["train", "--dataset", str(tmp_path / "features"), "--output-dir", str(tmp_path / "new"), "--model-type",
+         "s2vt", "--config-overrides", f"{TINY_S2VT},vision_feature_pooling=grid,vision_feature_grid_size=2",
+         "--vision-model", str(tmp_path / "other-resnet"), "--max-steps", "1", "--eval-split", "none"],
+    ]  # fmt: skip
+    for refused in refusals:
+        capsys.readouterr()
+        assert main(refused) == 2, refused
+        error = capsys.readouterr().err.splitlines()[-1]
+        assert "were extracted by another frame backbone than the one inside the model" in error, error
+    pooled_otherwise = [  # the backbone of the extraction, pooled by 'mean' (the default)
+        "train", "--dataset", str(tmp_path / "features"), "--output-dir", str(tmp_path / "new"), "--model-type",
+        "s2vt", "--config-overrides", TINY_S2VT, "--vision-model", str(tmp_path / "features" / "backbone"),
+    ]  # fmt: skip
+    assert main(pooled_otherwise) == 2
+    assert "were pooled by 'grid' (grid 2), the model pools its backbone's output by 'mean'" in capsys.readouterr().err
+
 
 @pytest.fixture(scope="module")
 def dataset_without_captions(tmp_path_factory):
