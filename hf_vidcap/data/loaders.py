@@ -12,6 +12,7 @@ from pathlib import Path
 
 import datasets
 
+from .features import SETTINGS_FILE
 from .loader_utils import InvalidAnnotationError
 from .msrvtt import MSRVTT_ANNOTATION_FILES, load_msrvtt
 from .msvd import MSVD_CSV_FILE, MSVD_DESCRIPTIONS_FILE, MSVD_MAPPING_FILE, MSVD_SPLIT_FILES, load_msvd
@@ -53,6 +54,11 @@ def detect_dataset_format(path: str | os.PathLike) -> str:
         return "msvd"
     if path.is_dir() and _captions_files(path):
         return "folder"
+    if SETTINGS_FILE in names:  # the settings come first, the dataset when every split is done
+        raise ValueError(
+            f"{path} is an unfinished `hf-vidcap extract-features` output (its {SETTINGS_FILE} is there, its "
+            f"{_ARROW_FILE} is not yet): run the same extract-features command again to finish it."
+        )
     if path.is_dir():
         found = ", ".join(sorted(names)[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
     else:

@@ -17,6 +17,7 @@ from hf_vidcap.data import (
     VideoFeaturesInfo,
     explode_captions,
     extract_video_features_to_disk,
+    load_captioning_dataset,
     load_frame_encoder,
     video_feature_statistics,
 )
@@ -122,6 +123,9 @@ def test_an_interrupted_run_resumes_where_it_stopped_with_the_same_result(
         extract_video_features_to_disk(clips, output_dir, encoder, feature_extractor, **RUN)
     assert [path.name for path in (output_dir / "chunks" / "train").iterdir()] == ["00000"]
     assert not (output_dir / "dataset_dict.json").exists()
+    with pytest.raises(ValueError, match=r"features is an unfinished `hf-vidcap extract-features` output .* run the "
+                       r"same extract-features command again to finish it"):  # fmt: skip
+        load_captioning_dataset(output_dir)  # (it used to say it "cannot tell which dataset this is")
 
     shutil.rmtree(output_dir / "backbone")  # as if the run had stopped before saving it, too
 
