@@ -145,16 +145,16 @@ def caption_with_attention(
     inputs = processor(videos=[frames], do_sample_frames=False, return_tensors="pt")
     sequence = model.generate(**inputs, **generate_kwargs)[0]
     word_ids = _caption_word_ids(sequence.tolist(), model.config)
-    if not word_ids:
-        raise ValueError(f"The model generated an empty caption for {os.fspath(video)!r}: there is no word to plot.")
     # Input `<bos>, w_1, ..., w_{n-1}`: the step reading input i attends, then predicts word i + 1.
-    input_ids = sequence[None, : len(word_ids)]
+    input_ids = sequence[None, : max(len(word_ids), 1)]
     output = model(**inputs, input_ids=input_ids, output_attentions=True, use_cache=False)
-    if output.attentions is None:
+    if output.attentions is None:  # (before the caption's length: a model that does not attend is the first problem)
         raise ValueError(
             f"{type(model).__name__} ({model.config.model_type}) does not attend over frames, so there is no "
             "attention to plot; use an attention model such as sa_lstm."
         )
+    if not word_ids:
+        raise ValueError(f"The model generated an empty caption for {os.fspath(video)!r}: there is no word to plot.")
     temporal, selected, spatial = model.attention_maps(output.attentions, inputs["video_attention_mask"])
     return VideoAttention(
         video=os.fspath(video),

@@ -146,6 +146,9 @@ def test_a_model_without_attention_is_refused(tiny_clips, tmp_path):
     model, processor = save_model(tmp_path, S2VTForVideoCaptioning, tiny_clips, hidden_size=16)
     with pytest.raises(ValueError, match=r"S2VTForVideoCaptioning.*does not attend over frames"):
         caption_with_attention(model, processor, tiny_clips["test"]["video_path"][0])
+    with pytest.raises(ValueError, match=r"S2VTForVideoCaptioning.*does not attend over frames"):
+        ends_at_once = {(model.config.eos_token_id,): 100.0}  # an empty caption, which said "no word to plot"
+        caption_with_attention(model, processor, tiny_clips["test"]["video_path"][0], sequence_bias=ends_at_once)
 
 
 # ---------------------------------------------------------------------------------------------- the command
