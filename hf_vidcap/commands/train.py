@@ -19,6 +19,7 @@ def train_command(args: argparse.Namespace) -> None:
     import torch
     from transformers import Seq2SeqTrainingArguments, set_seed
     from transformers.integrations import get_available_reporting_integrations
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
 
     from ..metrics import METRIC_NAMES
     from ..training import (
@@ -33,9 +34,14 @@ def train_command(args: argparse.Namespace) -> None:
 
     trackers = {"none", "all", *get_available_reporting_integrations()}
     if missing := [name for name in args.report_to.split(",") if name not in trackers]:
+        unknown = [name for name in missing if name not in INTEGRATION_TO_CALLBACK]
+        problem = (
+            f"{', '.join(unknown)} is not a tracker transformers knows ({', '.join(sorted(INTEGRATION_TO_CALLBACK))})"
+            if unknown
+            else f"{', '.join(missing)} is not installed"
+        )
         raise InvalidInputError(
-            f"--report-to {args.report_to}: {', '.join(missing)} is not installed (installed: "
-            f"{', '.join(sorted(trackers - {'all'}))})."
+            f"--report-to {args.report_to}: {problem}; installed: {', '.join(sorted(trackers - {'all'}))}."
         )
     checkpoint = find_checkpoint(args.output_dir, args.resume_from_checkpoint)
     check_output_dir(args.output_dir, checkpoint)

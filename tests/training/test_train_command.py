@@ -232,7 +232,11 @@ def dataset_without_captions(tmp_path_factory):
         ("no captions", "The training split has no `captions` column"),
         ("other feature size", "The train split's video_features have 8 values per frame but the model expects 6"),
         ("not empty", "is not empty; pass a new folder, or resume"),
-        (["--model-type", "s2vt", "--report-to", "tensorboard,nonsense"], "nonsense is not installed (installed: "),
+        (
+            ["--model-type", "s2vt", "--report-to", "tensorboard,nonsense"],
+            "nonsense is not a tracker transformers knows (azure_ml, clearml,",
+        ),
+        (["--model-type", "s2vt", "--report-to", "none,swanlab"], "swanlab is not installed; installed: "),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(
