@@ -24,6 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"hf_vidcap.commands.{name}").register(commands)
+    for command in commands.choices.values():
+        command.formatter_class = argparse.RawDescriptionHelpFormatter  # the command's docstring as written
+        for action in command._actions:  # and every option's default, since the Trainer's own differ
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                action.help = f"{action.help or ''} (default: %(default)s)".lstrip()
     return parser
 
 

@@ -190,3 +190,13 @@ def test_caption_videos_example_refuses_more_candidates_than_beams(saved_model, 
     with pytest.raises(SystemExit):
         runpy.run_path(str(repo_root / "examples" / "caption_videos.py"), run_name="__main__")
     assert "--num-candidates must be between 1 and --num-beams" in capsys.readouterr().err
+
+
+def test_help_shows_each_default(capsys):
+    """`train`'s defaults are not the Trainer's (batch 64, not 8; learning rate 1e-3, not 5e-5): the help says them."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--per-device-train-batch-size PER_DEVICE_TRAIN_BATCH_SIZE (default: 64)" in help_text
+    assert "--learning-rate LEARNING_RATE (default: 0.001)" in help_text
+    assert "(default: None)" not in help_text and "(default: False)" not in help_text

@@ -77,7 +77,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         "evaluate",
         help="caption a dataset split with a saved model and score it",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     evaluate.add_argument("--model", required=True, help="folder with a saved model and processor")
     add_dataset_arguments(evaluate)

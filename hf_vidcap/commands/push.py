@@ -63,7 +63,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         "push",
         help="upload a saved model and processor to the Hub with a model card",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     push.add_argument("model_dir", help="folder with a saved model and processor")
     push.add_argument("--repo-id", required=True, help="Hub repository, namespace/name")

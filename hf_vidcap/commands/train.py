@@ -104,7 +104,6 @@ def register(commands: argparse._SubParsersAction) -> None:
         "train",
         help="train a captioner with Seq2SeqTrainer",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_dataset_arguments(train)
     data = train.add_argument_group("splits")
