@@ -246,8 +246,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     captioner = accelerator.unwrap_model(model).eval()
     if eval_dataset is not None:
+        eval_rows = eval_dataset.add_column("row_index", list(range(len(eval_dataset))))
+        if "video_features" in eval_rows.column_names:  # read as arrays, not as nested Python lists
+            eval_rows = eval_rows.with_format("numpy", columns=["video_features"], output_all_columns=True)
         eval_loader = DataLoader(
-            eval_dataset.add_column("row_index", list(range(len(eval_dataset)))),
+            eval_rows,
             batch_size=args.per_device_eval_batch_size,
             collate_fn=IndexedCollator(processor, feature_columns=feature_columns),
         )
