@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,7 +51,6 @@ from .processing import (
     VideoCaptioningFeatureExtractor,
     VideoCaptioningProcessor,
     extend_word_tokenizer,
-    normalize_caption,
 )
 
 
@@ -429,24 +427,20 @@ def load_or_build_captioner(
             raise ValueError("Config overrides and a vision model apply to a new model, not to a saved one.")
         model, processor = load_captioner(model_name_or_path)
         check_features_match(model, features_info, "the training set")
-        captions = training_captions(train_dataset)
-        if extend_vocabulary:
-            tokenizer, added = extend_word_tokenizer(processor.tokenizer, captions, min_word_count)
-            if added:
-                processor = VideoCaptioningProcessor(processor.feature_extractor, tokenizer)
-                model.resize_token_embeddings(len(tokenizer))
-                logger.warning(
-                    f"Added {len(added)} words of the training captions to the vocabulary of {model_name_or_path} "
-                    f"(now {len(tokenizer)} tokens; most frequent: {', '.join(added[:5])}): they start untrained."
-                )
-            return model, processor
-        vocabulary = processor.tokenizer.get_vocab()
-        unknown = Counter(word for caption in captions for word in normalize_caption(caption).split())
-        unknown = Counter({word: count for word, count in unknown.items() if word not in vocabulary})
-        if unknown:
+        tokenizer, new_words = extend_word_tokenizer(
+            processor.tokenizer, training_captions(train_dataset), min_word_count
+        )
+        if new_words and extend_vocabulary:
+            processor = VideoCaptioningProcessor(processor.feature_extractor, tokenizer)
+            model.resize_token_embeddings(len(tokenizer))
             logger.warning(
-                f"{len(unknown)} words of the training captions are not in the vocabulary of {model_name_or_path} "
-                f"and are read as <unk> (most frequent: {', '.join(word for word, _ in unknown.most_common(5))})."
+                f"Added {len(new_words)} words of the training captions to the vocabulary of {model_name_or_path} "
+                f"(now {len(tokenizer)} tokens; most frequent: {', '.join(new_words[:5])}): they start untrained."
+            )
+        elif new_words:
+            logger.warning(
+                f"{len(new_words)} words of the training captions are not in the vocabulary of {model_name_or_path} "
+                f"and are read as <unk> (most frequent: {', '.join(new_words[:5])})."
             )
         return model, processor
     backbone = {}
@@ -745,8 +739,9 @@ class VideoCaptioningTrainer(Seq2SeqTrainer):
         if readme.is_file() and "hf_vidcap" not in (ModelCard.load(readme).data.tags or []):
             logger.warning(f"Keeping {readme} as the model card: hf_vidcap did not write it.")
             return
-        dataset = dataset or dataset_tags
-        dataset = dataset[0] if isinstance(dataset, list) and dataset else dataset or None
+        dataset = dataset or dataset_tags or None
+        if isinstance(dataset, list):
+            dataset = dataset[0]
         scores = next((entry for entry in reversed(self.state.log_history) if "eval_runtime" in entry), None)
         if scores is not None and dataset is None:
             logger.warning("The model card leaves out the evaluation scores: pass the `dataset` they are on.")
