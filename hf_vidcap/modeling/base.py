@@ -714,10 +714,9 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 The extra video streams the architecture reads, by name (see `video_streams()`; e.g. `clip_features`).
         """
         if unknown := sorted(set(kwargs) - set(self._stream_names())):
-            inputs = ["video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names()]
             raise TypeError(
                 f"{type(self).__name__}.forward() got unexpected keyword arguments {', '.join(unknown)}; its video "
-                f"inputs are {', '.join(inputs)}."
+                f"inputs are {', '.join(self._video_input_names())}."
             )
         if output_hidden_states:
             self._refuse_hidden_states()
@@ -819,8 +818,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
                 "`processor.tokenizer.convert_tokens_to_ids`)."
             )
         repeats = max(generation_config.num_beams, generation_config.num_return_sequences)
-        names = ("video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names())
-        video = {name: model_kwargs[name] for name in names if model_kwargs.get(name) is not None}
+        video = {name: model_kwargs[name] for name in self._video_input_names() if model_kwargs.get(name) is not None}
         if video and model_kwargs.get("past_key_values") is None:  # the user's counts, before the repetition
             num_videos = len(next(iter(video.values()))) // repeats
             self._check_batch_size("input_ids", batch_size, num_videos, "videos")
@@ -841,6 +839,10 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
 
     def _stream_names(self) -> list[str]:
         return [stream.name for stream in self.video_streams()]
+
+    def _video_input_names(self) -> list[str]:
+        """Every video input of `forward()` and `generate()`: the frames or their features, the mask, the streams."""
+        return ["video_features", "pixel_values_videos", "video_attention_mask", *self._stream_names()]
 
     def _validate_model_kwargs(self, model_kwargs: dict[str, Any]) -> None:
         # The extra streams are keyword arguments `forward` reads from `**kwargs`, which generate() cannot see.
@@ -881,20 +883,21 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         `max_length`, whatever a hand-edited `generation_config.json` says."""
         loaded = super().from_pretrained(*args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded  # (with `output_loading_info=True`)
-        given = getattr(kwargs.get("generation_config"), "max_length", None)
-        if isinstance(given, int) and given >= 2:
-            model.config.max_caption_length = given - 1
+        model._follow_max_length(getattr(kwargs.get("generation_config"), "max_length", None))
         model.generation_config.max_length = model.config.max_caption_length + 1
         return loaded
+
+    def _follow_max_length(self, max_length: int | None) -> None:
+        """Make `max_caption_length` the words of a generation `max_length` (`<bos>` and the words), if it is one."""
+        if isinstance(max_length, int) and max_length >= 2:
+            self.config.max_caption_length = max_length - 1
 
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:
         """Save as [`PreTrainedModel.save_pretrained`]. The code files are copied next to the weights and the
         config's `auto_map` names this class for `AutoModel` and `AutoModelForImageTextToText` alike, so the folder
         loads with either under `trust_remote_code=True`. A `generation_config.max_length` changed on the model is
         saved as its `max_caption_length` too."""
-        max_length = self.generation_config.max_length
-        if isinstance(max_length, int) and max_length >= 2:
-            self.config.max_caption_length = max_length - 1
+        self._follow_max_length(self.generation_config.max_length)
         if self._auto_class is not None:
             # Saving adds the `AutoModel` entry as `<module file>.<class>`; the captioning Auto class gets the same.
             code_name = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
