@@ -10,7 +10,8 @@ then the pieces, in order:
 1. [`build_processor`] makes a processor whose word vocabulary comes from the training captions; [`build_model`] makes
    any registered architecture from its name, sizes to fit the vocabulary and the features, and user overrides;
    [`load_or_build_captioner`] picks between fine-tuning a saved folder and building a new model.
-2. [`check_dataset`] says in one line what is wrong when a split cannot train or evaluate the model.
+2. [`check_dataset`] says in one line what is wrong when a split cannot train or evaluate the model, video files that
+   cannot be read included, before the first step rather than at the batch that holds one.
 3. [`build_seq2seq_trainer`] wires a [`VideoCaptioningTrainer`], a `Seq2SeqTrainer` (one row per caption for
    training, the collator, generation and [`CaptionMetrics`] for evaluation, the hf_vidcap model card).
 4. [`generate_captions`] captions every row of a dataset; [`format_metric_table`] and [`write_coco_predictions`]
@@ -48,8 +49,10 @@ from .hub import create_model_card
 from .metrics import METRIC_NAMES, compute_caption_metrics
 from .modeling import VideoCaptioningPreTrainedModel, VideoStream, get_architecture
 from .processing import (
+    InvalidVideoError,
     VideoCaptioningFeatureExtractor,
     VideoCaptioningProcessor,
+    check_video,
     extend_word_tokenizer,
 )
 
@@ -564,8 +567,9 @@ def check_dataset(
         needs_captions (`bool`, *optional*, defaults to `True`): whether reference captions are required.
 
     Raises:
-        `ValueError`: for an empty split, missing captions, features whose size is not the model's, or videos for a
-        model without a vision backbone.
+        `ValueError`: for an empty split, missing captions, features whose size is not the model's, videos for a
+        model without a vision backbone, or video files that cannot be read (all of them are checked with
+        [`~hf_vidcap.check_video`]).
     """
     if len(dataset) == 0:
         raise ValueError(f"The {split} split is empty.")
@@ -587,9 +591,34 @@ def check_dataset(
                 f"The {split} split has videos (video_path) but no video_features, and the model has no vision "
                 "backbone: extract features first (hf-vidcap extract-features) or build the model with a vision model."
             )
+        _check_video_files(dataset, split)
     else:
         raise ValueError(
             f"The {split} split has neither video_features nor video_path (columns: {', '.join(dataset.column_names)})."
+        )
+
+
+# How many unreadable videos an error lists by name.
+_LISTED_BAD_VIDEOS = 5
+
+
+def _check_video_files(dataset: Dataset, split: str) -> None:
+    """Refuse a split holding a video file that cannot be read, naming the bad files, before a run that would stop at
+    the first batch holding one (hours in, on a large folder)."""
+    paths = list(dict.fromkeys(dataset["video_path"]))
+    problems = []
+    for path in logging.tqdm(paths, desc=f"Checking the {split} videos", unit="video", leave=False):
+        try:
+            check_video(path)
+        except InvalidVideoError as error:
+            problems.append(str(error))
+    if problems:
+        listed = " ".join(problems[:_LISTED_BAD_VIDEOS])
+        more = f" ... and {len(problems) - _LISTED_BAD_VIDEOS} more." if len(problems) > _LISTED_BAD_VIDEOS else ""
+        raise ValueError(
+            f"{len(problems)} of {len(paths)} videos of the {split} split cannot be read: {listed}{more} Fix them or "
+            "leave their rows out: missing_videos='drop' (--missing-videos drop) leaves out files not on disk, and "
+            "hf-vidcap extract-features skips unreadable videos and lists them."
         )
 
 

@@ -10,7 +10,7 @@ from transformers import AutoFeatureExtractor, AutoProcessor
 from .feature_extraction import VideoCaptioningFeatureExtractor
 from .processing import VideoCaptioningProcessor
 from .tokenization import SPECIAL_TOKENS, build_word_tokenizer, extend_word_tokenizer, normalize_caption
-from .video_io import InvalidVideoError, load_video, sample_frames
+from .video_io import InvalidVideoError, check_video, load_video, sample_frames
 
 
 # The key the processing classes are registered under in the Auto mappings. Processors and feature extractors are
@@ -38,6 +38,7 @@ __all__ = [
     "VideoCaptioningFeatureExtractor",
     "VideoCaptioningProcessor",
     "build_word_tokenizer",
+    "check_video",
     "extend_word_tokenizer",
     "load_video",
     "normalize_caption",

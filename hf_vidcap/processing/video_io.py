@@ -77,14 +77,7 @@ def load_video(
         stream, has no decodable frame, or is truncated or corrupt.
     """
     check_sampling_arguments(num_frames, fps, max_frames)
-    path = os.fspath(video)
-    if not os.path.exists(path):
-        raise InvalidVideoError(f"Video file {path!r} does not exist.")
-    if os.path.isdir(path):
-        raise InvalidVideoError(f"Video path {path!r} is a directory, not a video file.")
-    if not os.path.isfile(path):
-        raise InvalidVideoError(f"Video path {path!r} is not a regular file.")
-
+    path = _check_file(video)
     frame_count, frame_rate = _probe(path)
     if fps is not None and not frame_rate:
         raise InvalidVideoError(f"Video {path!r} does not report a frame rate: sample it with `num_frames` instead.")
@@ -106,6 +99,28 @@ def load_video(
         indices = _sample_indices(decoded, frame_rate, num_frames, fps, max_frames)
         frames, _ = _decode_frames(path, indices)
     return _pad_frames(np.stack(frames), num_frames if fps is None else None)
+
+
+def check_video(video: str | os.PathLike) -> None:
+    """
+    Checks that a video file can be read, decoding no more than its first frame: a test cheap enough to run over a
+    whole dataset before training on it, which would otherwise stop at the first batch holding a bad file. The file's
+    packets are read without decoding them, so a file cut short is found too.
+
+    Args:
+        video (`str` or `os.PathLike`):
+            Path to a local video file.
+
+    Raises:
+        [`InvalidVideoError`]: if the file is missing, is not a regular file, cannot be opened as a video, has no video
+        stream, is truncated (its packets end clearly before its announced duration) or has no decodable first frame.
+        A file whose later packets hold corrupt data passes; [`load_video`] raises when it decodes them.
+    """
+    path = _check_file(video)
+    _probe(path, count_packets=True)
+    _, decoded = _decode_frames(path, np.zeros(1, dtype=np.int64))
+    if decoded == 0:
+        raise InvalidVideoError(f"Video {path!r} has no decodable frame.")
 
 
 def sample_frames(frames: np.ndarray | torch.Tensor, num_frames: int | None = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -162,6 +177,18 @@ def check_sampling_arguments(num_frames: int | None, fps: float | None, max_fram
         raise ValueError("`max_frames` only applies with `fps`; use `num_frames` for uniform sampling.")
 
 
+def _check_file(video: str | os.PathLike) -> str:
+    """Returns `video` as a `str` path, raising [`InvalidVideoError`] unless it names an existing regular file."""
+    path = os.fspath(video)
+    if not os.path.exists(path):
+        raise InvalidVideoError(f"Video file {path!r} does not exist.")
+    if os.path.isdir(path):
+        raise InvalidVideoError(f"Video path {path!r} is a directory, not a video file.")
+    if not os.path.isfile(path):
+        raise InvalidVideoError(f"Video path {path!r} is not a regular file.")
+    return path
+
+
 def _open(path: str) -> av.container.InputContainer:
     """Opens a file with PyAV, raising [`InvalidVideoError`] for a file FFmpeg cannot read."""
     try:
@@ -186,23 +213,25 @@ def _video_stream(container: av.container.InputContainer, path: str) -> av.video
     return stream
 
 
-def _probe(path: str) -> tuple[int, float | None]:
+def _probe(path: str, count_packets: bool = False) -> tuple[int, float | None]:
     """Returns the number of frames of a video file and its average frame rate (`None` when unknown).
 
     The count is the container's own when it keeps one (MP4, MOV, AVI). Otherwise the stream's packets are counted,
     without decoding them: duration times average rate is no count for a variable frame rate, and FFmpeg can
     underestimate the duration of an MPEG stream to one frame. Packets that end clearly before the duration the
-    container announces mean a truncated file."""
+    container announces mean a truncated file. With `count_packets`, the packets are counted even when the container
+    keeps a count, and packets clearly fewer than it are checked the same way: a truncated MP4 is found without
+    decoding it."""
     with _open(path) as container:
         stream = _video_stream(container, path)
         rate = stream.average_rate or stream.guessed_rate
         frame_rate = float(rate) if rate else None
-        if stream.frames > 0:
-            frame_count = stream.frames
-        else:
-            frame_count, end = _count_packets(container, stream, path)
-            if frame_count:
+        frame_count = stream.frames
+        if frame_count <= 0 or count_packets:
+            packets, end = _count_packets(container, stream, path)
+            if packets and (frame_count <= 0 or frame_count - packets > _tolerated_shortfall(frame_count)):
                 _check_packets_end_on_time(container, end, frame_rate, path)
+            frame_count = frame_count if frame_count > 0 else packets
     if frame_count == 0:
         raise InvalidVideoError(f"Video {path!r} has no decodable frame.")
     return frame_count, frame_rate

@@ -1,4 +1,4 @@
-"""Tests of video decoding and frame sampling (`load_video`, `sample_frames`)."""
+"""Tests of video decoding and frame sampling (`load_video`, `check_video`, `sample_frames`)."""
 
 import time
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from hf_vidcap.processing import InvalidVideoError, load_video, sample_frames
+from hf_vidcap.processing import InvalidVideoError, check_video, load_video, sample_frames
 
 from .video_factory import counter_frames, frame_colour, frame_indices
 
@@ -135,22 +135,23 @@ def test_the_video_track_is_read_not_a_still_picture_before_it(videos):
     assert frame_indices(frames) == UNIFORM_8_OF_24 and mask.sum() == 8
 
 
-@pytest.mark.parametrize(
-    "name, problem",
-    [
-        ("missing", "does not exist"),
-        ("directory", "is a directory"),
-        ("text", "cannot be opened as a video"),
-        ("random", "cannot be opened as a video"),
-        ("truncated_head", "cannot be opened as a video"),
-        ("truncated_faststart", "truncated or corrupt: its container announces 1.00 s but its frames end at 0.58 s"),
-        ("truncated_mkv", "truncated or corrupt: its container announces 1.00 s but its frames end at 0.58 s"),
-        ("corrupt_mp4", "truncated or corrupt: decoding failed"),
-        ("audio", "has no video stream (streams found: audio)"),
-        ("undecodable_mkv", "has no decodable frame"),
-        ("picture", "is an image (png_pipe), not a video"),
-    ],
-)
+# Every kind of bad file, with what the error says about it.
+BAD_VIDEOS = [
+    ("missing", "does not exist"),
+    ("directory", "is a directory"),
+    ("text", "cannot be opened as a video"),
+    ("random", "cannot be opened as a video"),
+    ("truncated_head", "cannot be opened as a video"),
+    ("truncated_faststart", "truncated or corrupt: its container announces 1.00 s but its frames end at 0.58 s"),
+    ("truncated_mkv", "truncated or corrupt: its container announces 1.00 s but its frames end at 0.58 s"),
+    ("corrupt_mp4", "truncated or corrupt: decoding failed"),
+    ("audio", "has no video stream (streams found: audio)"),
+    ("undecodable_mkv", "has no decodable frame"),
+    ("picture", "is an image (png_pipe), not a video"),
+]
+
+
+@pytest.mark.parametrize("name, problem", BAD_VIDEOS)
 def test_bad_video_raises_invalid_video_error(videos, name, problem):
     start = time.monotonic()
     with pytest.raises(InvalidVideoError) as info:
@@ -158,6 +159,30 @@ def test_bad_video_raises_invalid_video_error(videos, name, problem):
     assert time.monotonic() - start < 5
     assert str(videos[name]) in str(info.value) and problem in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("name, problem", BAD_VIDEOS)
+def test_check_video_finds_every_bad_video_without_decoding_it(videos, name, problem, monkeypatch):
+    real_open = av.open
+    monkeypatch.setattr(_CountingContainer, "decoded", 0)
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: _CountingContainer(real_open(*args, **kwargs)))
+    with pytest.raises(InvalidVideoError) as info:
+        check_video(videos[name])
+    assert str(videos[name]) in str(info.value) and problem in str(info.value)
+    assert _CountingContainer.decoded <= 1  # a truncated MP4 is found from its packets, not by decoding it
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["counter", "counter_mkv", "counter_variable_rate_mkv", "counter_mpg", "two_frames_short_mkv", "cut_counter",
+     "counter_empty_chunks", "rotated", "cover_art_first"],
+)  # fmt: skip
+def test_check_video_passes_what_load_video_reads_decoding_one_frame(videos, name, monkeypatch):
+    real_open = av.open
+    monkeypatch.setattr(_CountingContainer, "decoded", 0)
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: _CountingContainer(real_open(*args, **kwargs)))
+    check_video(videos[name])
+    assert _CountingContainer.decoded == 1
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,27 @@ def test_trains_on_videos_with_a_vision_backbone_and_captions_them(tiny_clips, t
     assert capsys.readouterr().out.count("\n") == 1  # one caption (perhaps empty, after two steps)
 
 
+def test_unreadable_videos_are_named_before_training_starts(tiny_clips, tmp_path, capsys):
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "notes.mp4").write_text("not a video")
+    bad = [str(tmp_path / "empty.mp4"), str(tmp_path / "notes.mp4"), str(tmp_path / "gone.mp4")]
+    train = tiny_clips["train"]
+    paths = list(train["video_path"])
+    paths[3], paths[9], paths[14] = bad
+    DatasetDict(train=train.remove_columns("video_path").add_column("video_path", paths)).save_to_disk(tmp_path / "d")
+    ResNetModel(TINY_RESNET).save_pretrained(tmp_path / "cnn")
+    argv = [
+        "train", "--dataset", str(tmp_path / "d"), "--output-dir", str(tmp_path / "run"), "--model-type", "mean_pool",
+        "--vision-model", str(tmp_path / "cnn"), "--num-frames", "4", "--frame-size", "32", "--eval-split", "none",
+    ]  # fmt: skip
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("hf-vidcap train: error: 3 of 16 videos of the train split cannot be read: ")
+    assert f"File {bad[0]!r} cannot be opened as a video" in error and f"Video file {bad[2]!r} does not exist" in error
+    assert bad[1] in error and "--missing-videos drop" in error
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_vision_model_that_cannot_read_frames_is_refused_before_training(trained, tiny_clips, tmp_path, capsys):
     """Another captioner (or a text model) given as the backbone used to fail with a traceback once training ran."""
     tiny_clips.save_to_disk(tmp_path / "clips")
