@@ -342,13 +342,15 @@ class _StreamEncoders:
         `[T, D]` per video, or `[ceil(T / region_frame_stride), region_grid_size**2, C]` for the regions."""
         lengths = [len(video) for video in frames]
         # All real frames of the batch in one sequence: the encoder runs them in chunks of `frame_chunk_size`, and
-        # one backbone pass gives the regions too.
-        features, *regions = _encode_frame_sequence(self.frames, torch.cat(frames), self.region_grid_size)
+        # one backbone pass gives the regions too. A single video is not copied.
+        sequence = frames[0] if len(frames) == 1 else torch.cat(frames)
+        features, *regions = _encode_frame_sequence(self.frames, sequence, self.region_grid_size)
         encoded = {FEATURES_COLUMN: features.split(lengths)}
         if self.clips is not None:
             device = next(self.clips.parameters()).device
             mask = (torch.arange(max(lengths)) < torch.tensor(lengths)[:, None]).long().to(device)
-            clips = self.clips(pad_sequence(frames, batch_first=True).to(device), mask)
+            padded = frames[0][None] if len(frames) == 1 else pad_sequence(frames, batch_first=True)
+            clips = self.clips(padded.to(device), mask)
             encoded[CLIP_FEATURES_COLUMN] = [video[:length] for video, length in zip(clips, lengths)]
         if regions:
             encoded[REGION_FEATURES_COLUMN] = [
@@ -408,27 +410,50 @@ class _VideoBatchEncoder:
 
     @torch.inference_mode()
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        kept, frames = [], []
-        for index, video in enumerate(batch[self.video_column]):
-            try:
-                inputs = self.feature_extractor(video, return_tensors="pt")
-            except InvalidVideoError as error:
-                if self.skipped is None:
-                    raise
-                video_id = batch["video_id"][index] if "video_id" in batch else None
-                reason = str(error.__cause__ or error)  # without the `videos[0]: ` of a batch of one
-                self.skipped.append({"video_id": video_id, self.video_column: video, "reason": reason})
+        kept, pending = [], []
+        encoded = {name: [] for name in self.encoders.columns}
+        # Videos go through the backbones together up to a chunk of frames, so that short clips share backbone calls
+        # while the frames held at once stay near a chunk, or one long clip, however large the batch.
+        chunk_size = self.encoders.frames.frame_chunk_size
+        for index in range(len(batch[self.video_column])):
+            frames = self._real_frames(batch, index)
+            if frames is None:
                 continue
             kept.append(index)
-            frames.append(inputs["pixel_values_videos"][0][inputs["video_attention_mask"][0].bool()])
+            if pending and sum(map(len, pending)) + len(frames) > chunk_size:
+                self._encode(pending, encoded)
+            pending.append(frames)
+            del frames  # `pending` holds the only reference: encoded, they go before the next video is decoded
+            if sum(map(len, pending)) >= chunk_size:
+                self._encode(pending, encoded)
+        if pending:
+            self._encode(pending, encoded)
         output = {name: [values[index] for index in kept] for name, values in batch.items()}
-        output.update({name: [] for name in self.encoders.columns})
-        if frames:
-            for name, videos in self.encoders.encode(frames).items():
-                output[name] = [video.to(self.dtype).cpu().numpy() for video in videos]
+        output.update(encoded)
         if self.progress is not None:
             self.progress.update(len(batch[self.video_column]))
         return output
+
+    def _real_frames(self, batch: dict[str, list], index: int) -> torch.Tensor | None:
+        """The preprocessed real frames `(T, 3, H, W)` of the batch's video `index` (a view without the padding after
+        them), or `None` for a video that cannot be read and is skipped."""
+        video = batch[self.video_column][index]
+        try:
+            inputs = self.feature_extractor(video, return_tensors="pt")
+        except InvalidVideoError as error:
+            if self.skipped is None:
+                raise
+            video_id = batch["video_id"][index] if "video_id" in batch else None
+            reason = str(error.__cause__ or error)  # without the `videos[0]: ` of a batch of one
+            self.skipped.append({"video_id": video_id, self.video_column: video, "reason": reason})
+            return None
+        return inputs["pixel_values_videos"][0, : int(inputs["video_attention_mask"][0].sum())]
+
+    def _encode(self, pending: list[torch.Tensor], encoded: dict[str, list[np.ndarray]]) -> None:
+        """Encode the `pending` videos' frames into `encoded`'s columns, and empty `pending`."""
+        for name, videos in self.encoders.encode(pending).items():
+            encoded[name] += [video.to(self.dtype).cpu().numpy() for video in videos]
+        pending.clear()
 
 
 def _output_features(dataset: Dataset, encoders: _StreamEncoders, dtype: str) -> Features:

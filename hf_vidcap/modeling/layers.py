@@ -229,7 +229,10 @@ class FrameFeatureEncoder(nn.Module):
         *poolings: Callable[[Any], torch.Tensor],
     ) -> tuple[torch.Tensor, ...]:
         real = video_attention_mask.bool()
-        chunks = pixel_values_videos[real].split(self.frame_chunk_size)
+        # A chunk of real frames is gathered at a time, not all of them at once: a copy of every frame would double
+        # the memory of a long clip sampled densely.
+        frames = pixel_values_videos.flatten(0, 1)
+        chunks = (frames[index] for index in real.flatten().nonzero().squeeze(1).split(self.frame_chunk_size))
         return tuple(scatter_real_frames(encoded, real) for encoded in self._encode(chunks, *poolings))
 
 

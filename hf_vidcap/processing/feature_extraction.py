@@ -23,6 +23,9 @@ _RESAMPLE_MODES = (*_ANTIALIASED_MODES, "nearest", "nearest-exact", "area")
 
 VideoInput = str | os.PathLike | np.ndarray | torch.Tensor
 
+# Frames preprocessed at once: bounds the float copies alive beside the batch being filled.
+_PREPROCESS_CHUNK_FRAMES = 64
+
 
 class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
     r"""
@@ -138,22 +141,32 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
         clips = []
         for index, video in enumerate(videos):
             try:
-                clips.append(self._load(video, num_frames, fps, do_sample_frames))
+                frames, mask = self._load(video, num_frames, fps, do_sample_frames)
             except InvalidVideoError as err:
                 raise InvalidVideoError(f"videos[{index}]: {err}") from err
-        pixels = [self._preprocess(frames[mask.astype(bool)]) for frames, mask in clips]
-        shapes = {tuple(clip.shape[1:]) for clip in pixels}
+            # The real frames come first, the padding after: a view of them, not a copy.
+            clips.append((frames[: int(mask.sum())], len(mask)))
+        shapes = {self._output_shape(frames) for frames, _ in clips}
         if len(shapes) > 1:
-            sizes = ", ".join(f"videos[{i}]: {list(clip.shape[-2:])}" for i, clip in enumerate(pixels))
+            sizes = ", ".join(f"videos[{i}]: {list(frames.shape[1:3])}" for i, (frames, _) in enumerate(clips))
             raise ValueError(f"Frames of different sizes cannot be batched without `do_resize` ({sizes}).")
-        length = max(len(mask) for _, mask in clips)
-        pixel_values = torch.zeros(len(clips), length, *shapes.pop())
-        video_attention_mask = np.zeros((len(clips), length), dtype=np.int64)
-        for index, clip in enumerate(pixels):
-            pixel_values[index, : len(clip)] = clip
-            video_attention_mask[index, : len(clip)] = 1
+        # The batch is filled in place, a few frames at a time, so that a long clip sampled densely costs its output
+        # and the decoded frames, not several float copies of itself.
+        pixel_values = torch.zeros(len(clips), max(length for _, length in clips), 3, *shapes.pop())
+        video_attention_mask = np.zeros(pixel_values.shape[:2], dtype=np.int64)
+        for index in range(len(clips)):
+            frames, _ = clips[index]
+            for start in range(0, len(frames), _PREPROCESS_CHUNK_FRAMES):
+                chunk = frames[start : start + _PREPROCESS_CHUNK_FRAMES]
+                pixel_values[index, start : start + len(chunk)] = self._preprocess(chunk)
+            video_attention_mask[index, : len(frames)] = 1
+            clips[index] = None  # the decoded frames of a clip go as soon as it is in the batch
         data = {"pixel_values_videos": pixel_values.numpy(), "video_attention_mask": video_attention_mask}
         return BatchFeature(data, tensor_type=return_tensors)
+
+    def _output_shape(self, frames: np.ndarray) -> tuple[int, int]:
+        """The `(height, width)` that `frames` `[T, H, W, 3]` have after preprocessing."""
+        return (self.size["height"], self.size["width"]) if self.do_resize else tuple(frames.shape[1:3])
 
     def _load(
         self, video: VideoInput, num_frames: int | None, fps: float | None, do_sample_frames: bool
@@ -193,11 +206,10 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
                 antialias=self.resample in _ANTIALIASED_MODES,
             ).clamp_(0, 255)
         if self.do_rescale:
-            pixels = pixels * self.rescale_factor
+            pixels.mul_(self.rescale_factor)
         if self.do_normalize:
-            mean = torch.tensor(self.image_mean).view(1, 3, 1, 1)
-            std = torch.tensor(self.image_std).view(1, 3, 1, 1)
-            pixels = (pixels - mean) / std
+            pixels.sub_(torch.tensor(self.image_mean).view(1, 3, 1, 1))
+            pixels.div_(torch.tensor(self.image_std).view(1, 3, 1, 1))
         return pixels
 
 

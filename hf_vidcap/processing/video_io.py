@@ -98,7 +98,7 @@ def load_video(
         logger.info(f"Video {path!r} has {decoded} frames, not the {frame_count} announced: sampling again.")
         indices = _sample_indices(decoded, frame_rate, num_frames, fps, max_frames)
         frames, _ = _decode_frames(path, indices)
-    return _pad_frames(np.stack(frames), num_frames if fps is None else None)
+    return _pad_frames(frames, num_frames if fps is None else None)
 
 
 def check_video(video: str | os.PathLike) -> None:
@@ -285,17 +285,18 @@ def _count_packets(
     return count, end
 
 
-def _decode_frames(path: str, indices: np.ndarray) -> tuple[list[np.ndarray], int]:
+def _decode_frames(path: str, indices: np.ndarray) -> tuple[np.ndarray, int]:
     """
     Decodes the frames at the given sorted indices, stopping after the last one.
 
     Returns:
-        `tuple[list[np.ndarray], int]`: the frames found (fewer than asked when the stream ends first) as `uint8`
-        arrays of shape `[H, W, 3]`, and the number of frames decoded.
+        `tuple[np.ndarray, int]`: the frames found (fewer than asked when the stream ends first), `uint8` of shape
+        `[T, H, W, 3]` (written into one array as they come, not stacked from copies afterwards), and the number of
+        frames decoded.
     """
     wanted = set(indices.tolist())
     last = int(indices[-1])
-    frames, decoded = [], 0
+    frames, found, decoded = np.empty((0, 0, 0, 3), dtype=np.uint8), 0, 0
     with _open(path) as container:
         stream = _video_stream(container, path)
         stream.thread_type = "AUTO"
@@ -305,7 +306,11 @@ def _decode_frames(path: str, indices: np.ndarray) -> tuple[list[np.ndarray], in
                 if decoded in wanted:
                     pixels = frame.to_ndarray(format="rgb24", width=width or None, height=height or None)
                     # Upright, as players show it: phones store portrait video sideways with a display rotation.
-                    frames.append(np.rot90(pixels, k=round(frame.rotation / 90)) if frame.rotation else pixels)
+                    pixels = np.rot90(pixels, k=round(frame.rotation / 90)) if frame.rotation else pixels
+                    if not found:
+                        frames = np.empty((len(indices), *pixels.shape), dtype=np.uint8)
+                    frames[found] = pixels
+                    found += 1
                 decoded += 1
                 if decoded > last:
                     break
@@ -314,7 +319,7 @@ def _decode_frames(path: str, indices: np.ndarray) -> tuple[list[np.ndarray], in
                 f"Video {path!r} is truncated or corrupt: decoding failed after {decoded} frames "
                 f"({err.strerror or err})."
             ) from err
-    return frames, decoded
+    return frames[:found], decoded
 
 
 def _sample_indices(
@@ -342,5 +347,6 @@ def _pad_frames(frames: np.ndarray, length: int | None) -> tuple[np.ndarray, np.
     """Pads `[T, H, W, 3]` frames with black frames up to `length` and returns them with their mask."""
     padding = 0 if length is None else max(length - len(frames), 0)
     mask = np.concatenate([np.ones(len(frames), dtype=np.int64), np.zeros(padding, dtype=np.int64)])
-    frames = np.concatenate([frames, np.zeros((padding, *frames.shape[1:]), dtype=np.uint8)])
+    if padding:
+        frames = np.concatenate([frames, np.zeros((padding, *frames.shape[1:]), dtype=np.uint8)])
     return frames, mask

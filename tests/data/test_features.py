@@ -32,8 +32,13 @@ def captioner_and_processor(tiny_clips):
     return S2VTForVideoCaptioning(config).eval(), processor
 
 
-def test_extracted_features_equal_the_models_own_encoding(tiny_clips, captioner_and_processor):
+# Backbone chunks of 64 frames take the 3 six-frame videos of a batch together, of 7 one at a time, of 4 less than one.
+@pytest.mark.parametrize("frame_chunk_size", [64, 7, 4])
+def test_extracted_features_equal_the_models_own_encoding(
+    tiny_clips, captioner_and_processor, frame_chunk_size, monkeypatch
+):
     model, processor = captioner_and_processor
+    monkeypatch.setattr(model.vision_model, "frame_chunk_size", frame_chunk_size)
     dataset = extract_video_features(tiny_clips["test"], model.vision_model, processor, batch_size=3)
     assert dataset.column_names == ["video_id", "video_path", "captions", "video_features"]
     assert dataset.features["video_features"].shape == (None, 64)

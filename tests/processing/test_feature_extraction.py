@@ -10,6 +10,7 @@ from transformers import AutoFeatureExtractor, BatchFeature
 from hf_vidcap.processing import (
     InvalidVideoError,
     VideoCaptioningFeatureExtractor,
+    feature_extraction,
     load_video,
     register_processing_auto_classes,
 )
@@ -37,7 +38,9 @@ def test_defaults():
     assert extractor.model_input_names == ["pixel_values_videos", "video_attention_mask"]
 
 
-def test_batch_of_files_and_arrays(videos):
+@pytest.mark.parametrize("chunk_frames", [64, 3])  # a chunk holds whole clips, or parts of them
+def test_batch_of_files_and_arrays(videos, chunk_frames, monkeypatch):
+    monkeypatch.setattr(feature_extraction, "_PREPROCESS_CHUNK_FRAMES", chunk_frames)
     extractor = VideoCaptioningFeatureExtractor(num_frames=8, size={"height": 16, "width": 24})
     frames = counter_frames(24)
     batch = extractor([videos["counter"], str(videos["short"]), frames], return_tensors="pt")
