@@ -106,7 +106,9 @@ def main() -> None:
         )
     else:
         model, processor = load_captioner(captioning_args.model_name_or_path)
-        check_features_match(model, features_info_of(captioning_args.dataset), captioning_args.dataset)
+        check_features_match(
+            model, processor.feature_extractor, features_info_of(captioning_args.dataset), captioning_args.dataset
+        )
     if checkpoint is not None:
         check_checkpoint_fits(model, checkpoint)
     trainer = build_seq2seq_trainer(

@@ -322,21 +322,27 @@ def features_info_of(dataset_path: str | os.PathLike) -> VideoFeaturesInfo | Non
 
 
 def check_features_match(
-    model: VideoCaptioningPreTrainedModel, features_info: VideoFeaturesInfo | None, dataset: str | os.PathLike
+    model: VideoCaptioningPreTrainedModel,
+    feature_extractor: VideoCaptioningFeatureExtractor,
+    features_info: VideoFeaturesInfo | None,
+    dataset: str | os.PathLike,
 ) -> None:
-    """Refuse features extracted by another backbone, or pooled otherwise, than the model computes them from video
-    files: trained or scored on them, it would caption videos from features it never saw (two ResNets of equal width
-    give features of equal size, so the sizes alone do not tell). Not checked: a model without a vision backbone, a
-    record without weight digests, a model not in float32 (its digest differs by the dtype alone).
+    """Refuse features extracted by another backbone, pooled otherwise, or from frames made otherwise (another size,
+    resampling, rescaling or normalization) than the model and its processor compute them from video files: trained or
+    scored on them, it would caption videos from features it never saw (two ResNets of equal width give features of
+    equal size, so the sizes alone do not tell). Features of frames sampled otherwise (another `num_frames` or `fps`)
+    are each like the model's, so they only get a warning. Not checked: a model without a vision backbone, a record
+    without weight digests, a model not in float32 (its digest differs by the dtype alone).
 
     Args:
         model ([`VideoCaptioningPreTrainedModel`]): the captioner to train or score.
+        feature_extractor ([`VideoCaptioningFeatureExtractor`]): the frame preprocessing of its processor.
         features_info ([`~hf_vidcap.data.VideoFeaturesInfo`], *optional*): how the dataset's features were extracted
             ([`features_info_of`]); `None` checks nothing.
-        dataset (`str` or `os.PathLike`): the dataset's folder, for the message.
+        dataset (`str` or `os.PathLike`): the dataset's folder, for the messages.
 
     Raises:
-        `ValueError`: naming the dataset and the backbone that differs.
+        `ValueError`: naming the dataset and the backbone or the frame settings that differ.
     """
     if features_info is None or model.vision_model is None or model.dtype != torch.float32:
         return
@@ -351,6 +357,13 @@ def check_features_match(
             f"{config.vision_feature_pooling!r} (grid {config.vision_feature_grid_size}): it would learn from, or be "
             "scored on, features it does not compute from video files."
         )
+    extracted = features_info.feature_extractor
+    if frames := _differing_settings(extracted, feature_extractor, _frame_pixel_settings):
+        raise ValueError(
+            f"The features of {dataset} were extracted from frames made with {frames}: it would learn from, or be "
+            "scored on, features it does not compute from video files. Extract them with the processor's settings, or "
+            "train on the videos."
+        )
     backbones = [("frame backbone", model.vision_model, features_info.backbone_weights_sha256)]
     if getattr(model, "clip_model", None) is not None:
         backbones.append(("clip video model", model.clip_model, features_info.clip_backbone_weights_sha256))
@@ -361,6 +374,45 @@ def check_features_match(
                 "learn from, or be scored on, features it does not compute from video files. Extract them with the "
                 f"model's {name}, or train on the videos."
             )
+    if sampling := _differing_settings(extracted, feature_extractor, _frame_sampling_settings):
+        logger.warning(
+            f"The features of {dataset} were extracted from frames sampled with {sampling}: the model learns from, or "
+            "is scored on, other frame counts or rates than it captions video files with."
+        )
+
+
+def _differing_settings(
+    extracted: VideoCaptioningFeatureExtractor,
+    processor: VideoCaptioningFeatureExtractor,
+    settings_of: Callable[[VideoCaptioningFeatureExtractor], dict[str, Any]],
+) -> str:
+    """The settings (of those `settings_of` picks) in which the extraction's preprocessing differs from the
+    processor's, as `"name value (the processor's: value)"` phrases, or `""` when none does."""
+    theirs, ours = settings_of(extracted), settings_of(processor)
+    return ", ".join(
+        f"{name} {theirs[name]} (the processor's: {ours[name]})" for name in theirs if theirs[name] != ours[name]
+    )
+
+
+def _frame_sampling_settings(feature_extractor: VideoCaptioningFeatureExtractor) -> dict[str, Any]:
+    """The settings that pick a video file's frames."""
+    return {"num_frames": feature_extractor.num_frames, "fps": feature_extractor.fps}
+
+
+def _frame_pixel_settings(feature_extractor: VideoCaptioningFeatureExtractor) -> dict[str, Any]:
+    """The settings that make a frame's pixel values, `None` for those switched off."""
+    resizes, rescales, normalizes = (
+        feature_extractor.do_resize,
+        feature_extractor.do_rescale,
+        feature_extractor.do_normalize,
+    )
+    return {
+        "size": feature_extractor.size if resizes else None,
+        "resample": feature_extractor.resample if resizes else None,
+        "rescale_factor": feature_extractor.rescale_factor if rescales else None,
+        "image_mean": feature_extractor.image_mean if normalizes else None,
+        "image_std": feature_extractor.image_std if normalizes else None,
+    }
 
 
 def frame_preprocessing(
@@ -429,7 +481,7 @@ def load_or_build_captioner(
         if config_overrides or vision_model:
             raise ValueError("Config overrides and a vision model apply to a new model, not to a saved one.")
         model, processor = load_captioner(model_name_or_path)
-        check_features_match(model, features_info, "the training set")
+        check_features_match(model, processor.feature_extractor, features_info, "the training set")
         tokenizer, new_words = extend_word_tokenizer(
             processor.tokenizer, training_captions(train_dataset), min_word_count
         )
@@ -470,7 +522,7 @@ def load_or_build_captioner(
         )
     if model.vision_model is not None:
         _check_reads_frames(model, processor.feature_extractor, vision_model)
-        check_features_match(model, features_info, "the training set")
+        check_features_match(model, processor.feature_extractor, features_info, "the training set")
     if model.config.standardize_video_features and "video_features" in train_dataset.column_names:
         set_feature_statistics(model, train_dataset)
     return model, processor

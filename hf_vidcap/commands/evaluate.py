@@ -61,7 +61,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
     split = select_split(dataset_from_args(args), args.split)
     check_dataset(split, model, args.split)
     if "video_features" in split.column_names:
-        check_features_match(model, features_info_of(args.dataset), args.dataset)
+        check_features_match(model, processor.feature_extractor, features_info_of(args.dataset), args.dataset)
     captions = generate_captions(model.eval(), processor, split, batch_size=args.batch_size, num_beams=args.num_beams)
     scores = compute_caption_metrics(captions, split["captions"], meteor=args.meteor)
     print(format_metric_table({f"{Path(args.model).name} on {args.split}": scores}))

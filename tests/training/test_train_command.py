@@ -2,6 +2,7 @@
 is one line with exit status 2."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -185,7 +186,7 @@ def test_an_empty_validation_split_is_not_evaluated_by_default(feature_dataset_d
     assert not (tmp_path / "run" / "eval_results.json").exists()
 
 
-def test_features_from_extract_features_train_a_model_that_captions_videos(tiny_clips, tmp_path, capsys):
+def test_features_from_extract_features_train_a_model_that_captions_videos(tiny_clips, tmp_path, capsys, caplog):
     feature_extractor = VideoCaptioningFeatureExtractor(num_frames=4, size=32)
     torch.manual_seed(0)
     encoder = load_frame_encoder(TINY_RESNET, pooling="grid", grid_size=2)
@@ -233,6 +234,38 @@ def test_features_from_extract_features_train_a_model_that_captions_videos(tiny_
     ]  # fmt: skip
     assert main(pooled_otherwise) == 2
     assert "were pooled by 'grid' (grid 2), the model pools its backbone's output by 'mean'" in capsys.readouterr().err
+
+    # The same backbone over frames made otherwise (48 px, not 32) gives other features: refused too.
+    torch.manual_seed(0)
+    same = load_frame_encoder(TINY_RESNET, pooling="grid", grid_size=2)
+    bigger = VideoCaptioningFeatureExtractor(num_frames=4, size=48)
+    extract_video_features_to_disk(tiny_clips, tmp_path / "bigger", same, bigger)
+    frames_differ = [
+        ["train", "--dataset", str(tmp_path / "bigger"), "--output-dir", str(tmp_path / "tuned"), "--model",
+         str(tmp_path / "run"), "--max-steps", "1", "--eval-split", "none"],
+        ["evaluate", "--model", str(tmp_path / "run"), "--dataset", str(tmp_path / "bigger"), "--no-meteor"],
+        [*argv[:4], str(tmp_path / "new"), *argv[5:], "--frame-size", "48"],  # a new model, features of 32 px
+    ]  # fmt: skip
+    for refused, (extracted, made) in zip(frames_differ, [(48, 32), (48, 32), (32, 48)]):
+        capsys.readouterr()
+        assert main(refused) == 2, refused
+        error = capsys.readouterr().err.splitlines()[-1]
+        assert f"were extracted from frames made with size {{'height': {extracted}, 'width': {extracted}}} (the " \
+               f"processor's: {{'height': {made}, 'width': {made}}}): it would learn from" in error, error  # fmt: skip
+    assert not (tmp_path / "tuned").exists() and not (tmp_path / "new").exists()
+
+    # Frames sampled otherwise (6 a video, not 4) give features each like the model's: a warning, not an error.
+    denser = VideoCaptioningFeatureExtractor(num_frames=6, size=32)
+    extract_video_features_to_disk(tiny_clips, tmp_path / "denser", same, denser)
+    with caplog.at_level(logging.WARNING):
+        assert (
+            main(["evaluate", "--model", str(tmp_path / "run"), "--dataset", str(tmp_path / "denser"), "--no-meteor"])
+            == 0
+        )
+    assert (
+        "were extracted from frames sampled with num_frames 6 (the processor's: 4): the model learns from"
+        in caplog.text
+    )
 
 
 @pytest.fixture(scope="module")
