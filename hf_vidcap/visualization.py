@@ -27,6 +27,7 @@ is an optional dependency (`pip install "hf-vidcap[plot]"`).
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,9 @@ _ROW_HEIGHT = 0.3
 _ROW_HEIGHT_WITH_REGIONS = 0.9
 _WORD_LABEL_WIDTH = 1.3
 _COLORBAR_WIDTH = 0.7
+# The title's lines: their height, and how many characters fit an inch (matplotlib's default title size, 12 pt).
+_TITLE_LINE_HEIGHT = 0.4
+_TITLE_CHARACTERS_PER_INCH = 9
 
 
 @dataclass
@@ -247,11 +251,11 @@ def plot_attention(
     strip_height = _COLUMN_WIDTH * height / width
     region_columns = 0 if spatial is None else selected.shape[1]
     grid_width = num_frames + region_columns
+    figure_width = _WORD_LABEL_WIDTH + grid_width * _COLUMN_WIDTH + _COLORBAR_WIDTH
+    # A long caption is wrapped to the width of the figure, which grows a line's height for each line of it.
+    title_lines = textwrap.wrap(title or "", width=max(int(figure_width * _TITLE_CHARACTERS_PER_INCH), 10))
     figure = Figure(
-        figsize=(
-            _WORD_LABEL_WIDTH + grid_width * _COLUMN_WIDTH + _COLORBAR_WIDTH,
-            strip_height + num_words * row_height + (0.8 if title else 0.4),
-        ),
+        figsize=(figure_width, strip_height + num_words * row_height + 0.4 + _TITLE_LINE_HEIGHT * len(title_lines)),
         layout="constrained",
     )
     grid = figure.add_gridspec(
@@ -266,8 +270,8 @@ def plot_attention(
     strip_axes.imshow(np.concatenate(list(frames), axis=1), extent=(-0.5, num_frames - 0.5, height, 0), aspect="auto")
     strip_axes.set_yticks([])
     strip_axes.tick_params(labelbottom=False)
-    if title:
-        strip_axes.set_title(title)
+    if title_lines:
+        strip_axes.set_title("\n".join(title_lines))
 
     image = heatmap_axes.imshow(temporal, cmap="Blues", vmin=0.0, vmax=max(float(temporal.max(initial=0.0)), 1e-12))
     heatmap_axes.set_aspect("auto")

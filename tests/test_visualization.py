@@ -5,6 +5,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.patches import Rectangle
 from transformers import ResNetConfig
 
@@ -61,6 +62,19 @@ def test_plot_draws_the_frames_and_the_matrix_it_is_given():
     np.testing.assert_array_equal(np.asarray(strip.images[0].get_array()), np.concatenate(list(frames), axis=1))
     assert strip.get_xlim() == plot.figure.axes[1].get_xlim() == (-0.5, 4.5)  # one column per frame, aligned
     assert [label.get_text() for label in plot.figure.axes[1].get_yticklabels()] == ["a", "red", "circle"]
+
+
+@pytest.mark.parametrize("words", [3, 40])
+def test_the_title_stays_inside_the_figure(words):
+    frames = np.zeros((4, 12, 16, 3), dtype=np.uint8)
+    caption = " ".join((["a", "red", "circle", "moves", "slowly"] * words)[:words])
+    plot = plot_attention(frames, ["a", "red"], torch.full((2, 4), 0.25), title=caption)
+    canvas = FigureCanvasAgg(plot.figure)
+    canvas.draw()
+    title = plot.figure.axes[0].title
+    extent = title.get_window_extent(canvas.get_renderer())
+    assert 0 <= extent.x0 and extent.x1 <= plot.figure.bbox.x1 and extent.y1 <= plot.figure.bbox.y1
+    assert title.get_text().replace("\n", " ") == caption  # wrapped, not cut
 
 
 def test_selected_frames_are_outlined_and_regions_drawn_over_them():
