@@ -280,7 +280,8 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
       (teacher forcing, in whole-sequence recurrent calls) or a single one (generation) and return the new state.
 
     Its word embedding is named `word_embedding` and its output layer `lm_head`, so that `resize_token_embeddings`
-    grows both when words are added to the tokenizer.
+    grows both when words are added to the tokenizer, and `tie_word_embeddings=True` in the config shares one matrix
+    between them (when the output layer reads vectors of the word embedding's size).
 
     An architecture reading more streams than the frame features overrides `video_streams()` (and, to compute them
     from pixels, `encode_pixel_streams()`, which also computes the frame features so that one backbone pass can give
@@ -293,6 +294,7 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
     supports_gradient_checkpointing = False
     _is_stateful = True
     _input_embed_layer = "word_embedding"  # with `lm_head`, what `resize_token_embeddings` grows
+    _tied_weights_keys = {"lm_head.weight": "word_embedding.weight"}  # with `config.tie_word_embeddings=True`
     _auto_class = "AutoModel"
 
     def __init__(self, config: VideoCaptioningConfig) -> None:
@@ -316,6 +318,19 @@ class VideoCaptioningPreTrainedModel(PreTrainedModel, GenerationMixin):
         # As `max_length` (`<bos>` and the words): a length given to generate() wins, and `Seq2SeqTrainer`, which fills
         # the generation config's unset fields with transformers' defaults (`max_length=20`), leaves it alone.
         self.generation_config.max_length = config.max_caption_length + 1
+
+    def post_init(self) -> None:
+        """Refuse `tie_word_embeddings=True` for an output layer that reads vectors of another size than the word
+        embedding gives, before transformers ties them (or fails deep inside), then initialize as transformers does."""
+        if getattr(self.config, "tie_word_embeddings", False):
+            embedded, read = self.word_embedding.embedding_dim, self.lm_head.in_features
+            if embedded != read:
+                raise ValueError(
+                    f"tie_word_embeddings=True shares the word embedding with the output layer, but the "
+                    f"{type(self).__name__} embeds words in {embedded} values (word_embedding_size) and its output "
+                    f"layer reads {read}: make them equal, or leave tie_word_embeddings off."
+                )
+        super().post_init()
 
     def _prepare_generated_length(self, generation_config: GenerationConfig, *args: Any, **kwargs: Any):
         # The model's own `max_length` (from `max_caption_length`) is a default, not a length the user set: without

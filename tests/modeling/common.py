@@ -351,6 +351,21 @@ class VideoCaptioningModelTesterMixin:
         with torch.no_grad():
             torch.testing.assert_close(reloaded(**inputs, input_ids=ids).logits, after[:, :1])
 
+    def test_tied_word_embeddings_are_one_matrix_through_training_and_saving(self, tmp_path):
+        model = self.get_model(tie_word_embeddings=True).train()
+        assert model.lm_head.weight is model.word_embedding.weight
+        inputs, labels = self.get_inputs(model), self.get_labels()
+        model(**inputs, labels=labels).loss.backward()
+        torch.optim.SGD(model.parameters(), lr=0.5).step()
+        assert model.lm_head.weight is model.word_embedding.weight  # one update, from both of its uses
+        model.save_pretrained(tmp_path)
+        reloaded = AutoModel.from_pretrained(tmp_path).eval()
+        assert reloaded.lm_head.weight is reloaded.word_embedding.weight
+        torch.testing.assert_close(reloaded.lm_head.weight, model.lm_head.weight)
+        torch.testing.assert_close(
+            reloaded(**inputs, labels=labels).logits, model.eval()(**inputs, labels=labels).logits
+        )
+
     def test_trust_remote_code_load_without_hf_vidcap(self, tmp_path):
         model = self.get_model()
         inputs = self.get_inputs(model)

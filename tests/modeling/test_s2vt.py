@@ -127,3 +127,12 @@ def test_s2vt_equals_the_paper_formulation_with_explicit_zeros():
         model.named_parameters(), gradients(*model.parameters()), expected_grads, strict=True
     ):
         torch.testing.assert_close(grad, expected_grad, msg=lambda message, name=name: f"{name}: {message}")
+
+
+def test_tying_a_word_embedding_of_another_size_than_the_output_layer_reads_is_refused():
+    config = S2VTConfig(
+        vocab_size=VOCAB_SIZE, hidden_size=16, word_embedding_size=8, video_feature_size=4, tie_word_embeddings=True
+    )
+    with pytest.raises(ValueError, match=r"S2VTForVideoCaptioning embeds words in 8 values \(word_embedding_size\) "
+                       r"and its output layer reads 16: make them equal"):  # fmt: skip
+        S2VTForVideoCaptioning(config)
