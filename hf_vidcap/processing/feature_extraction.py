@@ -197,7 +197,8 @@ class VideoCaptioningFeatureExtractor(FeatureExtractionMixin):
 
     def _preprocess(self, frames: np.ndarray) -> torch.Tensor:
         """Resizes, rescales and normalizes `uint8` frames `[T, H, W, 3]` into float32 `[T, 3, height, width]`."""
-        pixels = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+        # Contiguous for torch (frames given as `bgr[..., ::-1]` have negative strides): a copy of the chunk only then.
+        pixels = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
         if self.do_resize:
             pixels = F.interpolate(
                 pixels,

@@ -120,6 +120,12 @@ def test_frames_already_sampled_are_taken_as_they_are(videos, tmp_path):
         np.stack([expected_pixels(i) for i in range(3)]),
         atol=1e-5,
     )
+    # Frames flipped from BGR as OpenCV users do (negative strides) are read as they are too.
+    bgr = np.ascontiguousarray(frames[..., ::-1])
+    torch.testing.assert_close(
+        extractor(bgr[..., ::-1], do_sample_frames=False, return_tensors="pt")["pixel_values_videos"],
+        batch["pixel_values_videos"][:1],
+    )
     with pytest.raises(
         ValueError, match=r"`do_sample_frames=False` takes frames in memory, but .*counter.* is a video file"
     ):
