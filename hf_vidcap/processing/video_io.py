@@ -258,7 +258,7 @@ def _check_packets_end_on_time(
     missing_frames = (duration - end) * frame_rate - 0.5
     if missing_frames > _tolerated_shortfall(duration * frame_rate):
         raise InvalidVideoError(
-            f"Video {path!r} is truncated or corrupt: its container announces {duration:.2f} s but its frames end at "
+            f"Video {path!r} is truncated or corrupt: its container announces {duration:.2f} s but its packets end at "
             f"{end:.2f} s."
         )
     return True
@@ -267,21 +267,20 @@ def _check_packets_end_on_time(
 def _count_packets(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: str
 ) -> tuple[int, float | None]:
-    """The number of non-empty packets of `stream`, and the time in seconds their presentation ends (`None` when
-    they carry no timestamps)."""
+    """The number of non-empty packets of `stream`, and the time in seconds at which the packets of all the file's
+    streams end (`None` when they carry no timestamps). A truncated file ends early in every stream; a video track
+    shorter than the audio beside it, or starting later than the file, is not cut short."""
     count, end = 0, None
     try:
-        for packet in container.demux(stream):
+        for packet in container.demux():
             if not packet.size:
                 continue
-            count += 1
+            count += packet.stream.index == stream.index
             if packet.pts is not None and packet.time_base:
                 packet_end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
                 end = packet_end if end is None else max(end, packet_end)
     except av.error.FFmpegError as err:
         raise InvalidVideoError(f"Video {path!r} cannot be read: {err.strerror or err}.") from err
-    if end is not None and stream.start_time is not None:
-        end -= float(stream.start_time * stream.time_base)
     return count, end
 
 

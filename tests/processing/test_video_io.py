@@ -122,6 +122,12 @@ def test_frames_a_player_hides_are_not_a_truncation(videos):
     assert frame_indices(frames) == [shown[round(i)] for i in np.arange(6) * 3 + 1] and mask.sum() == 6
 
 
+def test_a_video_track_shorter_than_its_audio_is_not_a_truncation(videos):
+    """The container's duration is the 5 s of audio; the 24 frames end at 1 s, and no count is kept (MKV)."""
+    frames, mask = load_video(videos["longer_audio_mkv"], num_frames=8)
+    assert frame_indices(frames) == UNIFORM_8_OF_24 and mask.sum() == 8
+
+
 def test_frames_come_upright_as_a_player_shows_them(videos):
     """A phone's portrait video is stored sideways (32 wide, 48 high here) with a quarter turn clockwise to display."""
     frames, _ = load_video(videos["rotated"], num_frames=2)
@@ -142,8 +148,8 @@ BAD_VIDEOS = [
     ("text", "cannot be opened as a video"),
     ("random", "cannot be opened as a video"),
     ("truncated_head", "cannot be opened as a video"),
-    ("truncated_faststart", "truncated or corrupt: its container announces 1.00 s but its frames end at 0.58 s"),
-    ("truncated_mkv", "truncated or corrupt: its container announces 1.00 s but its frames end at 0.58 s"),
+    ("truncated_faststart", "truncated or corrupt: its container announces 1.00 s but its packets end at 0.58 s"),
+    ("truncated_mkv", "truncated or corrupt: its container announces 1.00 s but its packets end at 0.58 s"),
     ("corrupt_mp4", "truncated or corrupt: decoding failed"),
     ("audio", "has no video stream (streams found: audio)"),
     ("undecodable_mkv", "has no decodable frame"),
@@ -175,7 +181,7 @@ def test_check_video_finds_every_bad_video_without_decoding_it(videos, name, pro
 @pytest.mark.parametrize(
     "name",
     ["counter", "counter_mkv", "counter_variable_rate_mkv", "counter_mpg", "two_frames_short_mkv", "cut_counter",
-     "counter_empty_chunks", "rotated", "cover_art_first"],
+     "counter_empty_chunks", "rotated", "cover_art_first", "longer_audio_mkv"],
 )  # fmt: skip
 def test_check_video_passes_what_load_video_reads_decoding_one_frame(videos, name, monkeypatch):
     real_open = av.open

@@ -5,6 +5,7 @@ decoded frame can be read back from its pixels: lossless x264 keeps colours with
 has random noise in the bottom half of its frames, so that its packets are large and cutting the file loses frames.
 """
 
+import math
 import os
 import struct
 from fractions import Fraction
@@ -75,6 +76,24 @@ def write_audio(path: Path) -> Path:
             frame.sample_rate, frame.pts = 16000, index * 1024
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
+    return path
+
+
+def write_with_longer_audio(path: Path, frames: np.ndarray, audio_seconds: float) -> Path:
+    """Encodes frames losslessly with x264 at `FRAME_RATE` beside `audio_seconds` of silent AAC, longer than the
+    video: the container's duration is the audio's."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=FRAME_RATE, options={"crf": "0"})
+        video.width, video.height, video.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        audio = container.add_stream("aac", rate=16000)
+        for pixels in frames:
+            container.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(video.encode())
+        for index in range(math.ceil(audio_seconds * 16000 / 1024)):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, index * 1024
+            container.mux(audio.encode(frame))
+        container.mux(audio.encode())
     return path
 
 
@@ -211,6 +230,7 @@ def write_test_videos(folder: Path) -> dict[str, Path]:
     videos["rotated"] = rotate_display(write_video(folder / "sideways.mp4", portrait), folder / "rotated.mp4")
     videos["cover_art_first"] = write_cover_art_first(folder / "cover_art_first.mkv", counter_frames(24))
     videos["picture"] = write_picture(folder / "picture.mp4", counter_frames(1)[0])
+    videos["longer_audio_mkv"] = write_with_longer_audio(folder / "longer_audio.mkv", counter_frames(24), 5.0)
     tiny = write_video(folder / "tiny.mkv", counter_frames(3))
     videos["undecodable_mkv"] = zero_packets(tiny, folder / "zeroed.mkv")
     assert all(os.path.exists(path) for name, path in videos.items() if name != "missing")
