@@ -331,8 +331,9 @@ def check_features_match(
     resampling, rescaling or normalization) than the model and its processor compute them from video files: trained or
     scored on them, it would caption videos from features it never saw (two ResNets of equal width give features of
     equal size, so the sizes alone do not tell). Features of frames sampled otherwise (another `num_frames` or `fps`)
-    are each like the model's, so they only get a warning. Not checked: a model without a vision backbone, a record
-    without weight digests, a model not in float32 (its digest differs by the dtype alone).
+    are each like the model's, so they only get a warning. Not checked: a model without a vision backbone, and the
+    weight digests of a record without them or of a model not in float32 (its digest differs by the dtype alone).
+    Settings are compared with a float tolerance (`1/255` against `0.0039215686` is the same rescaling).
 
     Args:
         model ([`VideoCaptioningPreTrainedModel`]): the captioner to train or score.
@@ -344,7 +345,7 @@ def check_features_match(
     Raises:
         `ValueError`: naming the dataset and the backbone or the frame settings that differ.
     """
-    if features_info is None or model.vision_model is None or model.dtype != torch.float32:
+    if features_info is None or model.vision_model is None:
         return
     config = model.config
     if (config.vision_feature_pooling, config.vision_feature_grid_size) != (
@@ -367,7 +368,7 @@ def check_features_match(
     backbones = [("frame backbone", model.vision_model, features_info.backbone_weights_sha256)]
     if getattr(model, "clip_model", None) is not None:
         backbones.append(("clip video model", model.clip_model, features_info.clip_backbone_weights_sha256))
-    for name, encoder, recorded in backbones:
+    for name, encoder, recorded in backbones if model.dtype == torch.float32 else []:
         if recorded is not None and weights_sha256(encoder.backbone) != recorded:
             raise ValueError(
                 f"The features of {dataset} were extracted by another {name} than the one inside the model: it would "
@@ -390,8 +391,19 @@ def _differing_settings(
     processor's, as `"name value (the processor's: value)"` phrases, or `""` when none does."""
     theirs, ours = settings_of(extracted), settings_of(processor)
     return ", ".join(
-        f"{name} {theirs[name]} (the processor's: {ours[name]})" for name in theirs if theirs[name] != ours[name]
+        f"{name} {theirs[name]} (the processor's: {ours[name]})"
+        for name in theirs
+        if not _same_setting(theirs[name], ours[name])
     )
+
+
+def _same_setting(theirs: Any, ours: Any) -> bool:
+    """Whether two preprocessing settings are equal, numbers (and lists of them) up to float rounding."""
+    if isinstance(theirs, dict) or isinstance(ours, dict) or theirs is None or ours is None:
+        return theirs == ours
+    if isinstance(theirs, str) or isinstance(ours, str):
+        return theirs == ours
+    return np.shape(theirs) == np.shape(ours) and bool(np.allclose(theirs, ours, rtol=1e-6, atol=1e-8))
 
 
 def _frame_sampling_settings(feature_extractor: VideoCaptioningFeatureExtractor) -> dict[str, Any]:

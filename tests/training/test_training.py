@@ -22,6 +22,7 @@ from hf_vidcap.training import (
     build_seq2seq_trainer,
     check_checkpoint_fits,
     check_dataset,
+    check_features_match,
     check_output_dir,
     find_checkpoint,
     format_metric_table,
@@ -111,6 +112,33 @@ def test_fine_tuning_adds_the_words_the_saved_vocabulary_lacks(tmp_path, caplog)
     assert kept.config.vocab_size == len(kept_processor.tokenizer) == 8
     assert f"2 words of the training captions are not in the vocabulary of {tmp_path} and are read as <unk> " \
            "(most frequent: cube, purple)" in caplog.text  # fmt: skip
+
+
+def test_frame_settings_are_compared_up_to_float_rounding_and_for_any_dtype(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("s2vt", 11, vision_model=_tiny_resnet(tmp_path), config_overrides=TINY_S2VT)
+    processor = VideoCaptioningFeatureExtractor(size=32)
+    rounded = VideoCaptioningFeatureExtractor(size=32, rescale_factor=0.0039215686, image_mean=[0.485, 0.456, 0.406])
+    info = SimpleNamespace(
+        feature_extractor=rounded,
+        vision_feature_pooling=model.config.vision_feature_pooling,
+        vision_feature_grid_size=model.config.vision_feature_grid_size,
+        backbone_weights_sha256=None,
+    )
+    check_features_match(model, processor, info, "feats")  # the same rescaling, written rounded
+    info.feature_extractor = VideoCaptioningFeatureExtractor(size=48)
+    for dtype in (torch.float32, torch.bfloat16):
+        with pytest.raises(ValueError, match=r"feats were extracted from frames made with size \{'height': 48"):
+            check_features_match(model.to(dtype), processor, info, "feats")
+
+
+def _tiny_resnet(folder) -> str:
+    from transformers import ResNetConfig, ResNetModel
+
+    ResNetModel(
+        ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
+    ).save_pretrained(folder / "cnn")
+    return str(folder / "cnn")
 
 
 def test_processor_vocabulary_comes_from_every_training_caption():
