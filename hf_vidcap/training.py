@@ -365,21 +365,29 @@ def check_features_match(
             "scored on, features it does not compute from video files. Extract them with the processor's settings, or "
             "train on the videos."
         )
+    if model.dtype == torch.float32:
+        _check_backbone_digests(model, features_info, dataset)
+    if sampling := _differing_settings(extracted, feature_extractor, _frame_sampling_settings):
+        logger.warning(
+            f"The features of {dataset} were extracted from frames sampled with {sampling}: the model learns from, or "
+            "is scored on, other frame counts or rates than it captions video files with."
+        )
+
+
+def _check_backbone_digests(
+    model: VideoCaptioningPreTrainedModel, features_info: VideoFeaturesInfo, dataset: str | os.PathLike
+) -> None:
+    """Refuse features whose recorded backbone weight digests are not those of the model's backbones."""
     backbones = [("frame backbone", model.vision_model, features_info.backbone_weights_sha256)]
     if getattr(model, "clip_model", None) is not None:
         backbones.append(("clip video model", model.clip_model, features_info.clip_backbone_weights_sha256))
-    for name, encoder, recorded in backbones if model.dtype == torch.float32 else []:
+    for name, encoder, recorded in backbones:
         if recorded is not None and weights_sha256(encoder.backbone) != recorded:
             raise ValueError(
                 f"The features of {dataset} were extracted by another {name} than the one inside the model: it would "
                 "learn from, or be scored on, features it does not compute from video files. Extract them with the "
                 f"model's {name}, or train on the videos."
             )
-    if sampling := _differing_settings(extracted, feature_extractor, _frame_sampling_settings):
-        logger.warning(
-            f"The features of {dataset} were extracted from frames sampled with {sampling}: the model learns from, or "
-            "is scored on, other frame counts or rates than it captions video files with."
-        )
 
 
 def _differing_settings(
@@ -399,11 +407,10 @@ def _differing_settings(
 
 def _same_setting(theirs: Any, ours: Any) -> bool:
     """Whether two preprocessing settings are equal, numbers (and lists of them) up to float rounding."""
-    if isinstance(theirs, dict) or isinstance(ours, dict) or theirs is None or ours is None:
-        return theirs == ours
-    if isinstance(theirs, str) or isinstance(ours, str):
-        return theirs == ours
-    return np.shape(theirs) == np.shape(ours) and bool(np.allclose(theirs, ours, rtol=1e-6, atol=1e-8))
+    numbers = (int, float, list)
+    if isinstance(theirs, numbers) and isinstance(ours, numbers) and np.shape(theirs) == np.shape(ours):
+        return bool(np.allclose(theirs, ours, rtol=1e-6, atol=1e-8))
+    return theirs == ours
 
 
 def _frame_sampling_settings(feature_extractor: VideoCaptioningFeatureExtractor) -> dict[str, Any]:

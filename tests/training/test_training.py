@@ -10,7 +10,7 @@ import pytest
 import torch
 from datasets import Dataset, load_from_disk
 from huggingface_hub import ModelCard
-from transformers import AutoModel, AutoProcessor, EvalPrediction, Seq2SeqTrainingArguments
+from transformers import AutoModel, AutoProcessor, EvalPrediction, ResNetModel, Seq2SeqTrainingArguments
 
 from hf_vidcap.metrics import compute_caption_metrics
 from hf_vidcap.modeling import ARCHITECTURES
@@ -32,6 +32,7 @@ from hf_vidcap.training import (
     parse_config_overrides,
 )
 
+from ..helpers import TINY_RESNET
 from .conftest import TINY_S2VT
 
 
@@ -116,7 +117,8 @@ def test_fine_tuning_adds_the_words_the_saved_vocabulary_lacks(tmp_path, caplog)
 
 def test_frame_settings_are_compared_up_to_float_rounding_and_for_any_dtype(tmp_path):
     torch.manual_seed(0)
-    model = build_model("s2vt", 11, vision_model=_tiny_resnet(tmp_path), config_overrides=TINY_S2VT)
+    ResNetModel(TINY_RESNET).save_pretrained(tmp_path / "cnn")
+    model = build_model("s2vt", 11, vision_model=tmp_path / "cnn", config_overrides=TINY_S2VT)
     processor = VideoCaptioningFeatureExtractor(size=32)
     rounded = VideoCaptioningFeatureExtractor(size=32, rescale_factor=0.0039215686, image_mean=[0.485, 0.456, 0.406])
     info = SimpleNamespace(
@@ -130,15 +132,6 @@ def test_frame_settings_are_compared_up_to_float_rounding_and_for_any_dtype(tmp_
     for dtype in (torch.float32, torch.bfloat16):
         with pytest.raises(ValueError, match=r"feats were extracted from frames made with size \{'height': 48"):
             check_features_match(model.to(dtype), processor, info, "feats")
-
-
-def _tiny_resnet(folder) -> str:
-    from transformers import ResNetConfig, ResNetModel
-
-    ResNetModel(
-        ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")
-    ).save_pretrained(folder / "cnn")
-    return str(folder / "cnn")
 
 
 def test_processor_vocabulary_comes_from_every_training_caption():
